@@ -1,0 +1,19 @@
+"""The Typer application object that every command module registers on."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="ldn",
+    help="Decision support for low-dose naltrexone (LDN) in dermatology. "
+    "It supports clinical judgement; it does not replace it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+console = Console()
+err_console = Console(stderr=True)

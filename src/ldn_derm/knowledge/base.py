@@ -1,0 +1,116 @@
+"""The loaded knowledge base and the queries the rest of the program asks of it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ldn_derm.errors import UnknownConditionError
+from ldn_derm.knowledge.models import (
+    Comparator,
+    Condition,
+    Drug,
+    EvidenceEntry,
+    Meta,
+    Outcome,
+    PkpdParameters,
+    Reference,
+    SafetyItem,
+    Terminology,
+)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+@dataclass(frozen=True)
+class ConditionSummary:
+    condition: Condition
+    studies: int
+    positive: int
+    negative_or_mixed: int
+    doses_mg_per_day: list[str]
+    low_dose_studies: int
+    references: list[str]
+
+    def line(self) -> str:
+        doses = ", ".join(self.doses_mg_per_day) or "dose not reported"
+        return (
+            f"{self.condition.name}: {self.studies} stud{'y' if self.studies == 1 else 'ies'}, "
+            f"{self.positive} improved, {self.negative_or_mixed} mixed/no benefit/worse; "
+            f"doses {doses}"
+        )
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    meta: Meta
+    references: dict[str, Reference]
+    conditions: dict[str, Condition]
+    evidence: dict[str, EvidenceEntry]
+    safety: dict[str, SafetyItem]
+    comparators: dict[str, Comparator]
+    drug: Drug
+    terminology: Terminology
+    pkpd: PkpdParameters
+
+    # ------------------------------------------------------------ conditions
+    def find_condition(self, query: str) -> Condition:
+        """A condition by id, name, ICD-10-CM/SNOMED code or text alias (case-insensitive)."""
+        q = _norm(query)
+        if not q:
+            raise UnknownConditionError("no condition given")
+        for cond in self.conditions.values():
+            keys = {_norm(cond.id), _norm(cond.name), *(_norm(t) for t in cond.text)}
+            keys |= {_norm(c.code) for c in (*cond.icd10cm, *cond.snomed)}
+            if q in keys:
+                return cond
+        partial = [
+            c
+            for c in self.conditions.values()
+            if q in _norm(c.name) or any(q in _norm(t) for t in c.text)
+        ]
+        if len(partial) == 1:
+            return partial[0]
+        known = ", ".join(sorted(self.conditions))
+        if len(partial) > 1:
+            names = ", ".join(c.id for c in partial)
+            raise UnknownConditionError(f"'{query}' matches several conditions: {names}")
+        raise UnknownConditionError(f"unknown condition '{query}'; known conditions: {known}")
+
+    def evidence_for(self, condition_id: str) -> list[EvidenceEntry]:
+        return [e for e in self.evidence.values() if e.condition == condition_id]
+
+    def summarize(self, condition_id: str) -> ConditionSummary:
+        entries = self.evidence_for(condition_id)
+        doses = sorted({e.dose.label() for e in entries if e.dose}, key=_dose_key)
+        refs = sorted({r for e in entries for r in e.refs})
+        return ConditionSummary(
+            condition=self.conditions[condition_id],
+            studies=len(entries),
+            positive=sum(e.outcome is Outcome.IMPROVED for e in entries),
+            negative_or_mixed=sum(e.outcome is not Outcome.IMPROVED for e in entries),
+            doses_mg_per_day=doses,
+            low_dose_studies=sum(1 for e in entries if self.dose_class(e) == "low"),
+            references=refs,
+        )
+
+    def dose_class(self, entry: EvidenceEntry) -> str:
+        """'low', 'standard', 'intermediate' or 'unknown', against the drug's cited ranges."""
+        if entry.dose is None:
+            return "unknown"
+        if entry.dose.high <= self.drug.canonical_low_dose.high:
+            return "low"
+        if entry.dose.low >= self.drug.standard_dose.low:
+            return "standard"
+        return "intermediate"
+
+    # ------------------------------------------------------------ references
+    def cite(self, ref_ids: list[str]) -> list[Reference]:
+        return [self.references[r] for r in ref_ids]
+
+
+def _dose_key(label: str) -> float:
+    m = re.match(r"[\d.]+", label)
+    return float(m.group()) if m else 0.0

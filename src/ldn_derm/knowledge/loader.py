@@ -1,0 +1,235 @@
+"""Read the YAML data files, validate them, check their cross-references, cache the result.
+
+A broken file fails the whole load with a message naming the file, the entry and the problem,
+so a pharmacist editing the YAML sees exactly what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ldn_derm.errors import KnowledgeError
+from ldn_derm.knowledge.base import KnowledgeBase
+from ldn_derm.knowledge.models import (
+    Comparator,
+    Condition,
+    Drug,
+    EvidenceEntry,
+    Meta,
+    PkpdParameters,
+    Reference,
+    SafetyItem,
+    Terminology,
+)
+
+DATA_DIR = Path(__file__).parent / "data"
+
+M = TypeVar("M", bound=BaseModel)
+
+try:  # the C loader is several times faster; fall back where libyaml is missing
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KnowledgeError(f"{_rel(path)}: file is missing") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(f"{_rel(path)}: cannot be read ({exc})") from None
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise KnowledgeError(f"{_rel(path)}:{where} is not valid YAML ({problem})") from None
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(DATA_DIR.parent.parent))
+    except ValueError:
+        return str(path)
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        parts.append(f"field '{loc}': {err['msg']}")
+    return "; ".join(parts)
+
+
+def _validate_one(model: type[M], data: Any, path: Path, what: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise KnowledgeError(f"{_rel(path)}: {what}: {_explain(exc)}") from None
+
+
+def _validate_list(model: type[M], path: Path, key: str) -> list[M]:
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or key not in data:
+        raise KnowledgeError(f"{_rel(path)}: expected a top-level '{key}:' list")
+    items = data[key]
+    if not isinstance(items, list):
+        raise KnowledgeError(f"{_rel(path)}: '{key}' must be a list")
+    out = []
+    for i, item in enumerate(items, start=1):
+        ident = item.get("id") if isinstance(item, dict) else None
+        what = f"entry '{ident}' (#{i})" if ident else f"entry #{i}"
+        out.append(_validate_one(model, item, path, what))
+    return out
+
+
+def _files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise KnowledgeError(f"{_rel(directory)}: folder is missing")
+    return sorted(directory.glob("*.yaml"))
+
+
+def _unique(items: list[M], path_of: dict[str, Path], kind: str) -> dict[str, M]:
+    out: dict[str, M] = {}
+    for item in items:
+        ident = str(getattr(item, "id"))  # noqa: B009 - every keyed model has an id
+        if ident in out:
+            raise KnowledgeError(f"{_rel(path_of[ident])}: duplicate {kind} id '{ident}'")
+        out[ident] = item
+    return out
+
+
+def iter_refs(obj: object, where: str = "") -> Iterator[tuple[str, str]]:
+    """Yield (reference id, location) for every `refs` / `*_refs` field in a model tree."""
+    if isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            value = getattr(obj, name)
+            here = f"{where}.{name}" if where else name
+            if (name == "refs" or name.endswith("_refs")) and isinstance(value, list):
+                for ref in value:
+                    yield str(ref), here
+            else:
+                yield from iter_refs(value, here)
+    elif isinstance(obj, list | tuple):
+        for i, item in enumerate(obj):
+            ident = getattr(item, "id", None)
+            yield from iter_refs(item, f"{where}[{ident if ident else i}]")
+    elif isinstance(obj, dict):
+        for key, item in obj.items():
+            yield from iter_refs(item, f"{where}[{key}]")
+
+
+def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
+    """Load and check the whole knowledge base from `data_dir` (uncached)."""
+    meta = _validate_one(Meta, _read_yaml(data_dir / "meta.yaml"), data_dir / "meta.yaml", "meta")
+
+    ref_paths: dict[str, Path] = {}
+    references: list[Reference] = []
+    for path in _files(data_dir / "references"):
+        for ref in _validate_list(Reference, path, "references"):
+            if ref.id in ref_paths:
+                raise KnowledgeError(
+                    f"{_rel(path)}: reference '{ref.id}' is already defined in "
+                    f"{_rel(ref_paths[ref.id])}"
+                )
+            ref_paths[ref.id] = path
+            references.append(ref)
+
+    evidence: list[EvidenceEntry] = []
+    ev_paths: dict[str, Path] = {}
+    for path in _files(data_dir / "evidence"):
+        for entry in _validate_list(EvidenceEntry, path, "evidence"):
+            ev_paths.setdefault(entry.id, path)
+            evidence.append(entry)
+
+    cond_path = data_dir / "conditions.yaml"
+    conditions = _validate_list(Condition, cond_path, "conditions")
+    safety_path = data_dir / "safety.yaml"
+    safety = _validate_list(SafetyItem, safety_path, "safety")
+    comp_path = data_dir / "comparators.yaml"
+    comparators = _validate_list(Comparator, comp_path, "comparators")
+    drug_path = data_dir / "drug.yaml"
+    drug = _validate_one(Drug, _read_yaml(drug_path), drug_path, "drug")
+    term_path = data_dir / "terminology.yaml"
+    terminology = _validate_one(Terminology, _read_yaml(term_path), term_path, "terminology")
+    pkpd_path = data_dir / "pkpd.yaml"
+    pkpd = _validate_one(PkpdParameters, _read_yaml(pkpd_path), pkpd_path, "pkpd")
+
+    kb = KnowledgeBase(
+        meta=meta,
+        references=_unique(references, ref_paths, "reference"),
+        conditions=_unique(conditions, dict.fromkeys([c.id for c in conditions], cond_path),
+                           "condition"),
+        evidence=_unique(evidence, ev_paths, "evidence"),
+        safety=_unique(safety, dict.fromkeys([s.id for s in safety], safety_path), "safety"),
+        comparators=_unique(
+            comparators, dict.fromkeys([c.id for c in comparators], comp_path), "comparator"
+        ),
+        drug=drug,
+        terminology=terminology,
+        pkpd=pkpd,
+    )
+    _check_links(kb, data_dir, ev_paths)
+    return kb
+
+
+def _check_links(kb: KnowledgeBase, data_dir: Path, ev_paths: dict[str, Path]) -> None:
+    problems: list[str] = []
+    sources: list[tuple[str, object]] = [
+        ("drug.yaml", kb.drug),
+        ("safety.yaml", list(kb.safety.values())),
+        ("comparators.yaml", list(kb.comparators.values())),
+        ("terminology.yaml", kb.terminology),
+        ("conditions.yaml", list(kb.conditions.values())),
+        ("pkpd.yaml", kb.pkpd),
+    ]
+    for entry in kb.evidence.values():
+        sources.append((_rel(ev_paths[entry.id]).split("data/")[-1], [entry]))
+
+    used: set[str] = set()
+    for file, tree in sources:
+        for ref, where in iter_refs(tree):
+            used.add(ref)
+            if ref not in kb.references:
+                problems.append(f"{file}: {where} cites unknown reference '{ref}'")
+
+    for entry in kb.evidence.values():
+        if entry.condition not in kb.conditions:
+            problems.append(
+                f"{_rel(ev_paths[entry.id]).split('data/')[-1]}: entry '{entry.id}' names "
+                f"unknown condition '{entry.condition}'"
+            )
+
+    ingredient_ids = {i.id for i in kb.terminology.ingredients}
+    if kb.drug.ingredient not in ingredient_ids:
+        problems.append(f"drug.yaml: ingredient '{kb.drug.ingredient}' is not in terminology")
+    for product in kb.terminology.products:
+        for ing in product.ingredients:
+            if ing not in ingredient_ids:
+                problems.append(
+                    f"terminology.yaml: product '{product.name}' names unknown ingredient '{ing}'"
+                )
+
+    cited = [r.range for r in kb.drug.low_dose_ranges]
+    canon = kb.drug.canonical_low_dose
+    if not any(r.low <= canon.low and canon.high <= r.high for r in cited):
+        problems.append(
+            f"drug.yaml: canonical_low_dose {canon.label()} lies outside every cited low-dose range"
+        )
+
+    for ref_id in kb.references:
+        if ref_id not in used:
+            problems.append(f"references: '{ref_id}' is never cited (remove it or cite it)")
+
+    if problems:
+        listing = "\n  - ".join(problems)
+        raise KnowledgeError(
+            f"knowledge base in {data_dir} has {len(problems)} problem(s):\n  - {listing}"
+        )

@@ -1,0 +1,372 @@
+"""Pydantic models for the knowledge-base data files.
+
+Every clinical statement carries `refs` (reference ids) and a `certainty` saying how the fact
+was extracted, so that the program can always show where a statement comes from and how sure it
+is. Field names are the YAML keys; `extra="forbid"` turns a typo in a data file into an error.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+RefId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class Certainty(StrEnum):
+    """How a fact was extracted from its source (weakest last)."""
+
+    SEEN_ARTICLE = "seen-article"  # read in (an excerpt of) the article itself
+    SEEN_ABSTRACT = "seen-abstract"  # read in the abstract or an index page
+    SEEN_LABEL = "seen-label"  # read in an official drug label or product information
+    SECONDARY = "secondary"  # only in a secondary / non-peer-reviewed source
+    RECALLED = "recalled"  # background knowledge, not verified: never a basis for rules
+    DERIVED = "derived"  # arithmetic on seen values (the calculation is given)
+
+    @property
+    def is_primary(self) -> bool:
+        return self in {Certainty.SEEN_ARTICLE, Certainty.SEEN_ABSTRACT, Certainty.SEEN_LABEL}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Reference(Strict):
+    id: RefId
+    authors: str | None = None
+    title: str
+    journal: str | None = None
+    year: int | None = Field(default=None, ge=1900, le=2100)
+    citation: str | None = None  # volume(issue):pages
+    pmid: str | None = Field(default=None, pattern=r"^\d{5,9}$")
+    doi: str | None = Field(default=None, pattern=r"^10\.\d{4,9}/\S+$")
+    url: str | None = None
+    certainty: Certainty
+    unverified: list[str] = Field(
+        default_factory=list,
+        description="Fields of this record that were recalled, not seen (e.g. pmid, authors).",
+    )
+    note: str | None = None
+
+    def short(self) -> str:
+        """`Albers 2017, JAMA Dermatol` style label."""
+        first = (self.authors or self.title).split(",")[0].split(" ")[0]
+        parts = [first if self.authors else self.title]
+        if self.year:
+            parts.append(str(self.year))
+        label = " ".join(parts)
+        return f"{label}, {self.journal}" if self.journal else label
+
+
+class Statement(Strict):
+    """One cited clinical statement."""
+
+    text: str = Field(min_length=3)
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+    caveat: str | None = None  # conflicting evidence or limits, said plainly
+
+
+class DoseRange(Strict):
+    """A daily oral dose in mg/day; `low == high` for a fixed dose."""
+
+    low: float = Field(gt=0, le=1000)
+    high: float = Field(gt=0, le=1000)
+    unit: Literal["mg/day"]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_value(cls, data: object) -> object:
+        if isinstance(data, dict) and "value" in data:
+            data = dict(data)
+            value = data.pop("value")
+            data.setdefault("low", value)
+            data.setdefault("high", value)
+        return data
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DoseRange:
+        if self.low > self.high:
+            raise ValueError(f"dose low ({self.low}) is above high ({self.high})")
+        return self
+
+    def label(self) -> str:
+        def fmt(x: float) -> str:
+            return f"{x:g}"
+
+        if self.low == self.high:
+            return f"{fmt(self.low)} mg/day"
+        return f"{fmt(self.low)}–{fmt(self.high)} mg/day"
+
+
+# ---------------------------------------------------------------- conditions & terminology
+
+
+class Coding(Strict):
+    code: str
+    display: str | None = None
+    verified: bool
+    source: str | None = None  # where the code was verified (or found)
+
+
+class Condition(Strict):
+    id: Slug
+    name: str
+    group: str | None = None  # e.g. "pruritus"
+    icd10cm: list[Coding] = Field(default_factory=list)
+    snomed: list[Coding] = Field(default_factory=list)
+    text: list[str] = Field(default_factory=list, description="Free-text names to match.")
+    note: str | None = None
+
+
+class Ingredient(Strict):
+    """A drug ingredient with its RxNorm ingredient RxCUI and the classes rules care about."""
+
+    id: Slug
+    name: str
+    rxcui: str | None = Field(default=None, pattern=r"^\d+$")
+    rxcui_verified: bool = False
+    classes: list[str] = Field(default_factory=list)  # e.g. opioid, opioid-agonist-therapy
+    synonyms: list[str] = Field(default_factory=list)  # salt forms, spellings
+    refs: list[RefId] = Field(default_factory=list)
+    note: str | None = None
+
+
+class Product(Strict):
+    """A brand or combination product named by text; opioid if any ingredient is."""
+
+    name: str
+    ingredients: list[Slug] = Field(min_length=1)
+    rxcui: str | None = Field(default=None, pattern=r"^\d+$")
+    rxcui_verified: bool = False
+    aliases: list[str] = Field(default_factory=list)
+
+
+class LabCode(Strict):
+    id: Slug
+    name: str
+    loinc: list[Coding] = Field(min_length=1)
+    unit: str | None = None
+
+
+class Terminology(Strict):
+    ingredients: list[Ingredient]
+    products: list[Product] = Field(default_factory=list)
+    labs: list[LabCode] = Field(default_factory=list)
+    decisions: list[Statement] = Field(
+        default_factory=list, description="Documented classification decisions, e.g. loperamide."
+    )
+
+
+# ---------------------------------------------------------------- evidence
+
+
+class Design(StrEnum):
+    RCT = "rct"
+    CROSSOVER_RCT = "crossover-rct"
+    OPEN_LABEL_TRIAL = "open-label-trial"
+    PROSPECTIVE_COHORT = "prospective-cohort"
+    RETROSPECTIVE_SERIES = "retrospective-series"
+    CASE_SERIES = "case-series"
+    CASE_REPORT = "case-report"
+    SYSTEMATIC_REVIEW = "systematic-review"
+    NARRATIVE_REVIEW = "narrative-review"
+
+
+class Outcome(StrEnum):
+    IMPROVED = "improved"
+    MIXED = "mixed"
+    NO_BENEFIT = "no-benefit"
+    WORSE = "worse"
+
+    @property
+    def is_positive(self) -> bool:
+        return self is Outcome.IMPROVED
+
+
+class EvidenceEntry(Strict):
+    id: Slug
+    condition: Slug
+    study: str  # short human label, e.g. "Albers 2017"
+    design: Design
+    n: int | None = Field(default=None, ge=1)
+    dose: DoseRange | None = None
+    dose_note: str | None = None  # why the dose is missing or uncertain
+    duration: str | None = None
+    outcome: Outcome
+    effect: str
+    measures: list[str] = Field(default_factory=list)  # PASI, BSA, LPPAI, VAS, NRS...
+    time_to_response: str | None = None
+    adverse_events: str | None = None
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+    conflicts: str | None = None  # where another source disagrees, and which
+
+    @model_validator(mode="after")
+    def _dose_or_reason(self) -> EvidenceEntry:
+        if self.dose is None and not self.dose_note:
+            raise ValueError("an entry without a dose needs a dose_note saying why")
+        return self
+
+
+# ---------------------------------------------------------------- drug monograph
+
+
+class Frequency(Strict):
+    text: str  # e.g. "37% of participants"
+    events: int | None = Field(default=None, ge=0)
+    total: int | None = Field(default=None, ge=1)
+    percent: float | None = Field(default=None, ge=0, le=100)
+    population: str | None = None  # e.g. "4.5 mg/day, psoriasis series"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Frequency:
+        if self.events is not None and self.total is not None and self.events > self.total:
+            raise ValueError(f"{self.events} events out of {self.total} is impossible")
+        return self
+
+
+class SafetyKind(StrEnum):
+    ADVERSE_EFFECT = "adverse-effect"
+    CONTRAINDICATION = "contraindication"
+    CAUTION = "caution"
+    INTERACTION = "interaction"
+    MONITORING = "monitoring"
+
+
+class SafetyItem(Strict):
+    id: Slug
+    kind: SafetyKind
+    title: str
+    text: str
+    dose_context: Literal["low-dose", "standard-dose", "any"] = "any"
+    frequency: list[Frequency] = Field(default_factory=list)
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+    caveat: str | None = None
+
+
+class MonographSection(Strict):
+    id: Slug
+    title: str
+    statements: list[Statement] = Field(min_length=1)
+
+
+class LowDoseRange(Strict):
+    """A low-dose range as one source states it."""
+
+    range: DoseRange
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+
+
+class Drug(Strict):
+    name: str
+    ingredient: Slug  # id in terminology
+    standard_dose: DoseRange
+    standard_dose_refs: list[RefId] = Field(min_length=1)
+    low_dose_ranges: list[LowDoseRange] = Field(min_length=1)
+    canonical_low_dose: DoseRange  # the range the program uses; must lie inside a cited range
+    sections: list[MonographSection] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------- comparators
+
+
+class Concern(StrEnum):
+    """Patient facts a comparator flag reacts to (the assessment matches on these)."""
+
+    PREGNANCY = "pregnancy"
+    LIVER_DISEASE = "liver-disease"
+    ALCOHOL_USE = "alcohol-use"
+    HYPERLIPIDEMIA = "hyperlipidemia"
+    CKD = "ckd"
+    HYPERTENSION = "hypertension"
+    MALIGNANCY = "malignancy"
+    SERIOUS_INFECTION = "serious-infection"
+    TUBERCULOSIS = "tuberculosis"
+    DEPRESSION = "depression"
+    DIABETES = "diabetes"
+    OBESITY = "obesity"
+    INFLAMMATORY_BOWEL_DISEASE = "inflammatory-bowel-disease"
+
+
+class ComparatorFlag(Strict):
+    id: Slug
+    concern: Concern
+    severity: Literal["contraindicated", "caution", "info"]
+    summary: str
+    detail: str | None = None
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+
+
+class Comparator(Strict):
+    id: Slug
+    name: str
+    drug_class: str
+    kind: Literal["nonbiologic", "biologic"]
+    dosing: Statement | None = None
+    boxed_warnings: list[Statement] = Field(default_factory=list)
+    flags: list[ComparatorFlag] = Field(default_factory=list)
+    monitoring: list[Statement] = Field(default_factory=list)
+    note: str | None = None
+
+
+# ---------------------------------------------------------------- the whole base
+
+
+class Meta(Strict):
+    version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")
+    reviewed: date
+    reviewers: list[str] = Field(default_factory=list)
+    scope: str
+
+
+# ---------------------------------------------------------------- pharmacokinetics
+
+
+class PkParameter(Strict):
+    """A model parameter with its unit and provenance; `fitted` ones come from scripts/fit_pkpd.py."""
+
+    id: Slug
+    name: str
+    value: float
+    unit: str
+    cv: float | None = Field(default=None, ge=0, le=3)  # between-subject CV (log-normal)
+    fitted: bool = False
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+    note: str | None = None
+
+
+class CalibrationPoint(Strict):
+    """A measured datum the simulator must reproduce (or a bound it must respect)."""
+
+    id: Slug
+    kind: Literal["occupancy", "blockade-half-time", "heroin-blockade"]
+    dose_mg: float = Field(gt=0)
+    time_h: float | None = Field(default=None, ge=0)
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+    note: str | None = None
+
+
+class PkpdParameters(Strict):
+    parameters: list[PkParameter] = Field(default_factory=list)
+    calibration: list[CalibrationPoint] = Field(default_factory=list)
+    statements: list[Statement] = Field(default_factory=list)
+
+    def value(self, ident: str) -> float:
+        for p in self.parameters:
+            if p.id == ident:
+                return p.value
+        raise KeyError(ident)
