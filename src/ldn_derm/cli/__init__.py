@@ -6,12 +6,14 @@ commands that need them so that `ldn --help` and `ldn assess` start fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
-import click
+import typer
+from typer.exceptions import TyperException
 
-from ldn_derm.cli import common  # noqa: F401  (registers commands)
+from ldn_derm.cli import common, knowledge_cmds  # noqa: F401  (registers commands)
 from ldn_derm.cli.app import app, err_console
 from ldn_derm.errors import LdnError
 
@@ -23,18 +25,31 @@ def run(argv: Sequence[str] | None = None) -> int:
     except LdnError as exc:
         err_console.print(f"ldn: error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return 2
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("ldn: aborted")
         return 130
+    except TyperException as exc:  # usage errors: bad option, missing argument...
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"ldn: error: {exc}", markup=False)
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for LDN_DEBUG
+        if os.environ.get("LDN_DEBUG"):
+            raise
+        err_console.print(
+            f"ldn: internal error ({type(exc).__name__}: {exc}); "
+            "please report it (set LDN_DEBUG=1 to see the details)",
+            markup=False,
+        )
+        return 1
     return 0
 
 

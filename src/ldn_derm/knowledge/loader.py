@@ -165,8 +165,9 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     kb = KnowledgeBase(
         meta=meta,
         references=_unique(references, ref_paths, "reference"),
-        conditions=_unique(conditions, dict.fromkeys([c.id for c in conditions], cond_path),
-                           "condition"),
+        conditions=_unique(
+            conditions, dict.fromkeys([c.id for c in conditions], cond_path), "condition"
+        ),
         evidence=_unique(evidence, ev_paths, "evidence"),
         safety=_unique(safety, dict.fromkeys([s.id for s in safety], safety_path), "safety"),
         comparators=_unique(

@@ -1,0 +1,91 @@
+"""`ldn evidence`, `ldn drug`, `ldn refs`, `ldn --version` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ldn_derm.cli import run
+from ldn_derm.knowledge import get_knowledge
+
+
+def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:
+    assert run(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_evidence_json_meets_the_coverage_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _json(capsys, ["evidence", "--format", "json"])
+    assert isinstance(rows, list)
+    assert len(rows) >= 25
+    assert len({r["condition"] for r in rows}) >= 8
+    assert sum(r["outcome"] != "improved" for r in rows) >= 4
+    refs = get_knowledge().references
+    for row in rows:
+        for key in ("condition", "study", "design", "n", "dose_mg_per_day", "outcome"):
+            assert key in row
+        assert row["references"] and all(r in refs for r in row["references"])
+
+
+def test_evidence_for_one_condition_by_code_and_alias(capsys: pytest.CaptureFixture[str]) -> None:
+    by_name = _json(capsys, ["evidence", "psoriasis", "-f", "json"])
+    by_code = _json(capsys, ["evidence", "L40", "-f", "json"])
+    assert by_name == by_code
+    assert by_name and all(r["condition"] == "psoriasis" for r in by_name)  # type: ignore[union-attr]
+
+
+def test_evidence_text_shows_summary_and_references(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["evidence", "psoriasis"]) == 0
+    out = capsys.readouterr().out
+    assert "Psoriasis" in out and "References" in out and "improved" in out
+
+
+def test_unknown_condition_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["evidence", "no-such-disease"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown condition 'no-such-disease'" in err
+    assert "Traceback" not in err
+
+
+def test_bad_option_exits_2_without_traceback() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ldn_derm", "evidence", "--format", "xml"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "xml" in proc.stderr
+
+
+def test_drug_monograph_cites_every_statement(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, ["drug", "--format", "json"])
+    assert isinstance(data, dict)
+    refs = get_knowledge().references
+    ids = [s["id"] for s in data["sections"]]
+    for needed in ("use", "dosing", "contraindications", "adverse-effects", "mechanism"):
+        assert needed in ids
+    for section in data["sections"]:
+        assert section["items"], section["id"]
+        for item in section["items"]:
+            assert item["refs"] and all(r in refs for r in item["refs"])
+
+
+def test_refs_lists_and_shows_one(capsys: pytest.CaptureFixture[str]) -> None:
+    all_refs = _json(capsys, ["refs", "--format", "json"])
+    assert isinstance(all_refs, list) and len(all_refs) == len(get_knowledge().references)
+    assert run(["refs", "ekelem-2019"]) == 0
+    out = capsys.readouterr().out
+    assert "30484835" in out and "Cited by" in out
+    assert run(["refs", "nope"]) == 2
+
+
+def test_version_shows_program_and_knowledge_versions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"]) == 0
+    out = capsys.readouterr().out
+    kb = get_knowledge()
+    assert "ldn-derm" in out and kb.meta.version in out and kb.meta.reviewed.isoformat() in out
