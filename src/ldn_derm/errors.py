@@ -43,4 +43,4 @@ class SimulationError(InputError):
 
 
 class BlockedError(LdnError):
-    """An action was refused for a clinical reason (e.g. a contraindication blocks a prescription)."""
+    """An action was refused for a clinical reason (a contraindication blocks a prescription)."""

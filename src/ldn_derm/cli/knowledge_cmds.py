@@ -12,8 +12,8 @@ from ldn_derm.cli.app import app, console
 from ldn_derm.cli.common import FORMAT_OPTION, OutputFormat, emit_json
 from ldn_derm.errors import InputError
 from ldn_derm.knowledge import KnowledgeBase, get_knowledge
-from ldn_derm.knowledge.monograph import monograph_sections
 from ldn_derm.knowledge.models import EvidenceEntry, Outcome, Reference
+from ldn_derm.knowledge.monograph import monograph_sections
 
 OUTCOME_STYLE = {
     Outcome.IMPROVED: "green",
@@ -138,7 +138,7 @@ def evidence(
             ("Effect", {"ratio": 3}),
             ("Refs", {"no_wrap": True}),
         ):
-            table.add_column(col, **kw)  # type: ignore[arg-type]
+            table.add_column(col, **kw)
         for e in kb.evidence_for(cid):
             dose = e.dose.label() if e.dose else "not reported"
             effect = escape(e.effect)

@@ -304,6 +304,7 @@ class ComparatorFlag(Strict):
     detail: str | None = None
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
+    caveat: str | None = None  # conflicting or missing evidence, said plainly
 
 
 class Comparator(Strict):
@@ -332,7 +333,7 @@ class Meta(Strict):
 
 
 class PkParameter(Strict):
-    """A model parameter with its unit and provenance; `fitted` ones come from scripts/fit_pkpd.py."""
+    """A model parameter with unit and provenance; `fitted` ones come from scripts/fit_pkpd.py."""
 
     id: Slug
     name: str
