@@ -14,6 +14,7 @@ from ldn_derm.knowledge.models import (
     Meta,
     Outcome,
     PkpdParameters,
+    Protocols,
     Reference,
     SafetyItem,
     Terminology,
@@ -54,6 +55,7 @@ class KnowledgeBase:
     drug: Drug
     terminology: Terminology
     pkpd: PkpdParameters
+    protocols: Protocols
 
     # ------------------------------------------------------------ conditions
     def find_condition(self, query: str) -> Condition:
@@ -61,11 +63,17 @@ class KnowledgeBase:
         q = _norm(query)
         if not q:
             raise UnknownConditionError("no condition given")
+        exact = []
         for cond in self.conditions.values():
             keys = {_norm(cond.id), _norm(cond.name), *(_norm(t) for t in cond.text)}
             keys |= {_norm(c.code) for c in (*cond.icd10cm, *cond.snomed)}
             if q in keys:
-                return cond
+                exact.append(cond)
+        if len(exact) == 1:
+            return exact[0]
+        if exact:  # a shared code (Q82.8: Hailey-Hailey and Darier) must not pick one silently
+            names = ", ".join(c.id for c in exact)
+            raise UnknownConditionError(f"'{query}' matches several conditions: {names}")
         partial = [
             c
             for c in self.conditions.values()

@@ -22,6 +22,7 @@ from ldn_derm.knowledge.models import (
     EvidenceEntry,
     Meta,
     PkpdParameters,
+    Protocols,
     Reference,
     SafetyItem,
     Terminology,
@@ -161,6 +162,10 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     terminology = _validate_one(Terminology, _read_yaml(term_path), term_path, "terminology")
     pkpd_path = data_dir / "pkpd.yaml"
     pkpd = _validate_one(PkpdParameters, _read_yaml(pkpd_path), pkpd_path, "pkpd")
+    protocols_path = data_dir / "protocols.yaml"
+    protocols = _validate_one(
+        Protocols, _read_yaml(protocols_path), protocols_path, "protocols"
+    )
 
     kb = KnowledgeBase(
         meta=meta,
@@ -176,6 +181,7 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
         drug=drug,
         terminology=terminology,
         pkpd=pkpd,
+        protocols=protocols,
     )
     _check_links(kb, data_dir, ev_paths)
     return kb
@@ -190,6 +196,7 @@ def _check_links(kb: KnowledgeBase, data_dir: Path, ev_paths: dict[str, Path]) -
         ("terminology.yaml", kb.terminology),
         ("conditions.yaml", list(kb.conditions.values())),
         ("pkpd.yaml", kb.pkpd),
+        ("protocols.yaml", kb.protocols),
     ]
     for entry in kb.evidence.values():
         sources.append((_rel(ev_paths[entry.id]).split("data/")[-1], [entry]))

@@ -112,6 +112,9 @@ class Coding(Strict):
     display: str | None = None
     verified: bool
     source: str | None = None  # where the code was verified (or found)
+    # True when the code is used as it stood in an OLDER code-set release (named in `source`),
+    # which the bundled checker cannot confirm, e.g. L66.1 as a billable leaf before its split.
+    legacy: bool = False
 
 
 class Condition(Strict):
@@ -145,6 +148,28 @@ class Product(Strict):
     rxcui: str | None = Field(default=None, pattern=r"^\d+$")
     rxcui_verified: bool = False
     aliases: list[str] = Field(default_factory=list)
+    classes: list[str] = Field(default_factory=list)  # product-level, e.g. opioid-antitussive
+    source: str | None = None  # where the composition / RxCUI was seen
+    refs: list[RefId] = Field(default_factory=list)
+    note: str | None = None
+
+
+class LabThreshold(Strict):
+    """A cut-off that makes a lab result count as evidence of a clinical concept."""
+
+    concept: Slug  # id of a ClinicalConcept in the same terminology file
+    at_least: float | None = None  # result >= at_least counts
+    below: float | None = None  # result < below counts
+    units: list[str] = Field(min_length=1)  # units the cut-off is written in (others skipped)
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+    caveat: str | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> LabThreshold:
+        if (self.at_least is None) == (self.below is None):
+            raise ValueError("give exactly one of 'at_least' or 'below'")
+        return self
 
 
 class LabCode(Strict):
@@ -152,15 +177,81 @@ class LabCode(Strict):
     name: str
     loinc: list[Coding] = Field(min_length=1)
     unit: str | None = None
+    thresholds: list[LabThreshold] = Field(default_factory=list)
+
+
+class ClinicalConcept(Strict):
+    """A non-dermatological condition the assessment rules react to (CKD, pregnancy, ...).
+
+    ICD-10-CM codes match themselves and every code below them (a block such as "C00-C96"
+    matches every category in its range); SNOMED CT codes match exactly; `text` names match
+    as whole words in a condition's display or text unless one of `exclude_text` occurs.
+    """
+
+    id: Slug
+    name: str
+    concern: Concern | None = None  # the comparator concern it raises, if any
+    history_counts: bool = False  # a resolved record still counts (e.g. malignancy history)
+    icd10cm: list[Coding] = Field(default_factory=list)
+    snomed: list[Coding] = Field(default_factory=list)
+    text: list[str] = Field(default_factory=list)
+    exclude_text: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+
+class RuleParameter(Strict):
+    """A number an assessment rule needs (a window in days, an age), with where it comes from.
+
+    A cited parameter has `refs` and a `certainty`; a program convention has neither and says
+    so in `basis`.
+    """
+
+    id: Slug
+    value: float
+    unit: Literal["days", "years"]
+    basis: str = Field(min_length=3)
+    refs: list[RefId] = Field(default_factory=list)
+    certainty: Certainty | None = None
+
+    @model_validator(mode="after")
+    def _cited_or_convention(self) -> RuleParameter:
+        if bool(self.refs) != (self.certainty is not None):
+            raise ValueError("a cited parameter needs both refs and certainty; a convention neither")
+        return self
 
 
 class Terminology(Strict):
     ingredients: list[Ingredient]
     products: list[Product] = Field(default_factory=list)
     labs: list[LabCode] = Field(default_factory=list)
+    concepts: list[ClinicalConcept] = Field(default_factory=list)
+    parameters: list[RuleParameter] = Field(default_factory=list)
+    negation_phrases: list[str] = Field(
+        default_factory=list, description="Text that stops a free-text condition match."
+    )
     decisions: list[Statement] = Field(
         default_factory=list, description="Documented classification decisions, e.g. loperamide."
     )
+
+    @model_validator(mode="after")
+    def _links(self) -> Terminology:
+        for kind, ids in (
+            ("ingredient", [i.id for i in self.ingredients]),
+            ("lab", [lab.id for lab in self.labs]),
+            ("concept", [c.id for c in self.concepts]),
+            ("parameter", [p.id for p in self.parameters]),
+        ):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {kind} id(s): {', '.join(dupes)}")
+        concept_ids = {c.id for c in self.concepts}
+        for lab in self.labs:
+            for threshold in lab.thresholds:
+                if threshold.concept not in concept_ids:
+                    raise ValueError(
+                        f"lab '{lab.id}' threshold names unknown concept '{threshold.concept}'"
+                    )
+        return self
 
 
 # ---------------------------------------------------------------- evidence
@@ -169,6 +260,7 @@ class Terminology(Strict):
 class Design(StrEnum):
     RCT = "rct"
     CROSSOVER_RCT = "crossover-rct"
+    CONTROLLED_TRIAL = "controlled-trial"  # has a control arm or phase; randomization not stated
     OPEN_LABEL_TRIAL = "open-label-trial"
     PROSPECTIVE_COHORT = "prospective-cohort"
     RETROSPECTIVE_SERIES = "retrospective-series"
@@ -249,6 +341,7 @@ class SafetyItem(Strict):
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
     caveat: str | None = None
+    section: Slug | None = None  # monograph section when not the one its kind implies
 
 
 class MonographSection(Strict):
@@ -371,3 +464,72 @@ class PkpdParameters(Strict):
             if p.id == ident:
                 return p.value
         raise KeyError(ident)
+
+
+# ---------------------------------------------------------------- prescribing protocols
+
+
+class TitrationProtocol(Strict):
+    """A published starting dose and titration scheme, as the source reports it.
+
+    Parameters the source does not report stay empty and are named in `missing`, so the
+    program asks the prescriber for them instead of inventing them.
+    """
+
+    id: Slug
+    name: str
+    summary: str
+    conditions: list[Slug] = Field(default_factory=list)  # where the scheme was used
+    start_mg: float = Field(gt=0, le=1000)
+    target_mg: float = Field(gt=0, le=1000)
+    step_mg: float | None = Field(default=None, gt=0)
+    interval_days: int | None = Field(default=None, ge=1, le=365)
+    time: Literal["bedtime", "morning"] | None = None  # None: the source does not say
+    missing: list[Literal["step_mg", "interval_days", "time"]] = Field(default_factory=list)
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+    note: str | None = None
+    caveat: str | None = None  # conflicting or negative evidence, said plainly
+
+    @model_validator(mode="after")
+    def _complete_or_missing(self) -> TitrationProtocol:
+        if self.start_mg > self.target_mg:
+            raise ValueError(f"start {self.start_mg} mg is above target {self.target_mg} mg")
+        for name in ("step_mg", "interval_days", "time"):
+            given = getattr(self, name) is not None
+            if given and name in self.missing:
+                raise ValueError(f"'{name}' is given but also listed as missing")
+            titrates = self.start_mg < self.target_mg
+            if not given and name not in self.missing and (titrates or name == "time"):
+                raise ValueError(f"'{name}' is not given: list it under 'missing'")
+        return self
+
+
+class StabilityFinding(Strict):
+    """A measured stability of a compounded form: the basis of a beyond-use date."""
+
+    id: Slug
+    form: Literal["capsule", "liquid"]
+    days: int = Field(ge=1)
+    storage: str  # e.g. "room temperature, protected from light"
+    preparation: str  # what was tested (filler, vehicle, strength)
+    filler: str | None = None  # capsules: the filler tested (the finding holds for it only)
+    concentration_mg_per_ml: float | None = Field(default=None, gt=0)  # liquids: as tested
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+    caveat: str | None = None
+
+
+class CompoundingFacts(Strict):
+    """Cited facts the compounding arithmetic and the beyond-use dates rest on."""
+
+    molar_mass_base: float = Field(gt=0)  # g/mol, naltrexone base
+    molar_mass_hcl: float = Field(gt=0)  # g/mol, naltrexone hydrochloride
+    molar_mass_refs: list[RefId] = Field(min_length=1)
+    stability: list[StabilityFinding] = Field(default_factory=list)
+    statements: list[MonographSection] = Field(default_factory=list)
+
+
+class Protocols(Strict):
+    protocols: list[TitrationProtocol] = Field(min_length=1)
+    compounding: CompoundingFacts

@@ -71,8 +71,8 @@ def monograph_sections(kb: KnowledgeBase) -> list[MonographSection]:
             ],
         )
     for item in kb.safety.values():
-        sid = SAFETY_SECTION[item.kind]
-        section = sections.setdefault(sid, MonographSection(sid, titles[sid]))
+        sid = item.section or SAFETY_SECTION[item.kind]
+        section = sections.setdefault(sid, MonographSection(sid, titles.get(sid, sid)))
         freq = "; ".join(f.text for f in item.frequency) or None
         section.items.append(
             MonographItem(
