@@ -163,9 +163,7 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     pkpd_path = data_dir / "pkpd.yaml"
     pkpd = _validate_one(PkpdParameters, _read_yaml(pkpd_path), pkpd_path, "pkpd")
     protocols_path = data_dir / "protocols.yaml"
-    protocols = _validate_one(
-        Protocols, _read_yaml(protocols_path), protocols_path, "protocols"
-    )
+    protocols = _validate_one(Protocols, _read_yaml(protocols_path), protocols_path, "protocols")
 
     kb = KnowledgeBase(
         meta=meta,

@@ -433,10 +433,19 @@ class PkParameter(Strict):
     value: float
     unit: str
     cv: float | None = Field(default=None, ge=0, le=3)  # between-subject CV (log-normal)
+    # where the CV comes from: a reported SD, arithmetic on reported values, or an assumption
+    cv_basis: Literal["reported", "derived", "assumption"] | None = None
+    cv_note: str | None = None
     fitted: bool = False
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _cv_has_basis(self) -> PkParameter:
+        if self.cv is not None and self.cv_basis is None:
+            raise ValueError(f"parameter '{self.id}' has a CV but no cv_basis")
+        return self
 
 
 class CalibrationPoint(Strict):
@@ -449,6 +458,8 @@ class CalibrationPoint(Strict):
     value: float | None = None
     low: float | None = None
     high: float | None = None
+    window_h: tuple[float, float] | None = None  # measured at an unknown time in this window
+    tolerance: float | None = Field(default=None, gt=0)  # how far the model may be off
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
     note: str | None = None

@@ -1,0 +1,68 @@
+"""Run the patient assessment and keep what the prescription needs from it.
+
+Contraindications become `Blocker`s (they stop the prescription unless an override reason is
+recorded); cautions become notes on the prescription; thyroid disease feeds the monitoring plan.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from ldn_derm.regimen.prescription import Blocker, PatientContext
+
+if TYPE_CHECKING:
+    from ldn_derm.assess import Assessment
+    from ldn_derm.knowledge import KnowledgeBase
+    from ldn_derm.patient import PatientProfile
+
+THYROID_FINDINGS = frozenset({"thyroid-disease", "tsh-out-of-range"})
+
+
+def context_from_assessment(profile: PatientProfile, assessment: Assessment) -> PatientContext:
+    """Map an assessment onto what the prescription needs."""
+    from ldn_derm.assess import Candidacy, Severity
+
+    blockers = tuple(
+        Blocker(
+            code=f.code,
+            summary=f.summary,
+            triggered_by=tuple(f.triggered_by),
+            refs=tuple(f.references),
+        )
+        for f in assessment.findings
+        if f.severity is Severity.CONTRAINDICATED
+    )
+    cautions = [
+        f"Assessment caution: {f.summary}"
+        for f in assessment.findings
+        if f.severity is Severity.CAUTION
+    ]
+    if assessment.candidacy is Candidacy.NO_INDICATION:
+        cautions.insert(
+            0,
+            "Assessment: no active condition in the record matches an LDN indication with "
+            "reported benefit.",
+        )
+    return PatientContext(
+        reference=profile.patient_ref,
+        display=profile.patient_ref or profile.id,
+        blockers=blockers,
+        cautions=tuple(cautions),
+        thyroid_disease=any(f.code in THYROID_FINDINGS for f in assessment.findings),
+    )
+
+
+def patient_context(
+    data: bytes,
+    *,
+    as_of: date | None = None,
+    name: str = "patient record",
+    kb: KnowledgeBase | None = None,
+) -> PatientContext:
+    """Read a FHIR R4 bundle or a manual profile (bytes), assess it, return the context."""
+    from ldn_derm.assess import assess
+    from ldn_derm.patient import load_patient
+
+    profile = load_patient(data, as_of=as_of or date.today(), name=name, kb=kb)
+    return context_from_assessment(profile, assess(profile, kb))

@@ -1,0 +1,415 @@
+"""Compounding arithmetic: capsule counts, liquid volumes, salt/base figures, beyond-use dates.
+
+Every count and volume is computed from the schedule with exact decimals, so the package adds
+up to the schedule to the capsule and to the 0.1 mL. Beyond-use dates are stated only where a
+cited stability finding matches the preparation; otherwise the text says none is supported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from ldn_derm.errors import DoseError, InputError
+from ldn_derm.regimen.dose import fmt_mg, parse_concentration
+from ldn_derm.regimen.schedule import Regimen
+
+if TYPE_CHECKING:
+    from ldn_derm.knowledge import KnowledgeBase
+    from ldn_derm.knowledge.models import StabilityFinding
+
+AVICEL = "microcrystalline cellulose (Avicel)"
+DEFAULT_CONCENTRATION = Decimal("1")  # mg/mL; an assumption, see LiquidPlan.assumptions
+DEFAULT_GRADUATION = Decimal("0.1")  # mL; an assumption about the syringe supplied
+MAX_DOSE_DEVIATION = Decimal("0.05")  # refuse a liquid dose the syringe can't measure within 5%
+
+
+class Form(StrEnum):
+    CAPSULE = "capsule"
+    LIQUID = "liquid"
+
+
+class SaltBasis(StrEnum):
+    """What the written mg figure weighs: the hydrochloride salt or the free base."""
+
+    HCL = "hcl"
+    BASE = "base"
+
+    @property
+    def label(self) -> str:
+        return "naltrexone hydrochloride (HCl)" if self is SaltBasis.HCL else "naltrexone base"
+
+    @property
+    def short(self) -> str:
+        return "naltrexone HCl" if self is SaltBasis.HCL else "naltrexone base"
+
+
+@dataclass(frozen=True)
+class SaltFigures:
+    """The same amount written both ways (derived from the cited molar masses)."""
+
+    hcl_mg: Decimal
+    base_mg: Decimal
+
+    def text(self) -> str:
+        return f"{fmt_mg(self.hcl_mg)} mg naltrexone HCl = {fmt_mg(self.base_mg)} mg base"
+
+
+@dataclass(frozen=True)
+class CapsuleLine:
+    strength_mg: Decimal
+    count: int
+    figures: SaltFigures
+
+
+@dataclass(frozen=True)
+class LiquidLine:
+    step: int
+    dose_mg: Decimal
+    volume_ml: Decimal  # per dose, as measured on the syringe
+    delivered_mg: Decimal  # volume × concentration
+    days: int
+
+    @property
+    def total_ml(self) -> Decimal:
+        return self.volume_ml * self.days
+
+
+@dataclass(frozen=True)
+class StabilityNote:
+    days: int | None
+    text: str
+    refs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CompoundingPlan:
+    form: Form
+    salt: SaltBasis
+    days: int
+    instructions: tuple[str, ...]
+    stability: tuple[StabilityNote, ...]
+    assumptions: tuple[str, ...]
+    refs: tuple[str, ...]
+    salt_statement: str
+    total_drug_mg: Decimal  # in the stated salt basis
+    capsules: tuple[CapsuleLine, ...] = ()
+    filler: str | None = None
+    liquid: tuple[LiquidLine, ...] = ()
+    concentration_mg_per_ml: Decimal | None = None
+    syringe_graduation_ml: Decimal | None = None
+
+    @property
+    def total_capsules(self) -> int:
+        return sum(line.count for line in self.capsules)
+
+    @property
+    def total_volume_ml(self) -> Decimal:
+        return sum((line.total_ml for line in self.liquid), Decimal(0))
+
+    @property
+    def dispense_quantity(self) -> tuple[Decimal, str]:
+        """(value, UCUM unit) for FHIR dispenseRequest.quantity."""
+        if self.form is Form.CAPSULE:
+            return Decimal(self.total_capsules), "{capsule}"
+        return self.total_volume_ml, "mL"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "form": self.form.value,
+            "salt_basis": self.salt.value,
+            "salt_statement": self.salt_statement,
+            "days": self.days,
+            "total_drug_mg": float(self.total_drug_mg),
+            "instructions": list(self.instructions),
+            "stability": [
+                {"days": s.days, "text": s.text, "references": list(s.refs)} for s in self.stability
+            ],
+            "assumptions": list(self.assumptions),
+            "references": list(self.refs),
+        }
+        if self.form is Form.CAPSULE:
+            out["filler"] = self.filler
+            out["total_capsules"] = self.total_capsules
+            out["capsules"] = [
+                {
+                    "strength_mg": float(c.strength_mg),
+                    "count": c.count,
+                    "hcl_mg": float(c.figures.hcl_mg),
+                    "base_mg": float(c.figures.base_mg),
+                }
+                for c in self.capsules
+            ]
+        else:
+            assert self.concentration_mg_per_ml is not None
+            assert self.syringe_graduation_ml is not None
+            out["concentration_mg_per_ml"] = float(self.concentration_mg_per_ml)
+            out["syringe_graduation_ml"] = float(self.syringe_graduation_ml)
+            out["total_volume_ml"] = float(self.total_volume_ml)
+            out["liquid"] = [
+                {
+                    "step": line.step,
+                    "dose_mg": float(line.dose_mg),
+                    "volume_ml": float(line.volume_ml),
+                    "delivered_mg": float(line.delivered_mg),
+                    "days": line.days,
+                    "total_ml": float(line.total_ml),
+                }
+                for line in self.liquid
+            ]
+        return out
+
+
+def salt_figures(mg: Decimal, salt: SaltBasis, kb: KnowledgeBase) -> SaltFigures:
+    """Convert between salt and base with the cited molar masses (rounded to 0.01 mg)."""
+    base = Decimal(str(kb.protocols.compounding.molar_mass_base))
+    hcl = Decimal(str(kb.protocols.compounding.molar_mass_hcl))
+    cent = Decimal("0.01")
+    if salt is SaltBasis.HCL:
+        return SaltFigures(hcl_mg=mg, base_mg=(mg * base / hcl).quantize(cent, ROUND_HALF_UP))
+    return SaltFigures(hcl_mg=(mg * hcl / base).quantize(cent, ROUND_HALF_UP), base_mg=mg)
+
+
+def _salt_statement(salt: SaltBasis, kb: KnowledgeBase) -> str:
+    c = kb.protocols.compounding
+    other = "naltrexone base" if salt is SaltBasis.HCL else "naltrexone hydrochloride"
+    return (
+        f"Every dose on this prescription is written as mg of {salt.label}. "
+        f"The {other} equivalent is shown beside it (molar masses: base {c.molar_mass_base:g}, "
+        f"HCl {c.molar_mass_hcl:g} g/mol). No cited source says which form compounded LDN doses "
+        "are conventionally written in, so confirm the basis with the pharmacy."
+    )
+
+
+def _stability(
+    form: Form, kb: KnowledgeBase, filler: str | None, concentration: Decimal | None, days: int
+) -> tuple[list[StabilityNote], list[str]]:
+    notes: list[StabilityNote] = []
+    refs: list[str] = []
+    found: list[StabilityFinding] = []
+    for s in kb.protocols.compounding.stability:
+        if s.form != form.value:
+            continue
+        if form is Form.CAPSULE and s.filler and filler and s.filler.lower() != filler.lower():
+            continue
+        if (
+            form is Form.LIQUID
+            and s.concentration_mg_per_ml is not None
+            and concentration is not None
+            and Decimal(str(s.concentration_mg_per_ml)) != concentration
+        ):
+            continue
+        found.append(s)
+    for s in found:
+        text = (
+            f"Cited stability: {s.days} days, {s.storage} ({s.preparation}). "
+            f"A beyond-use date up to {s.days} days is supported for this preparation only."
+        )
+        if s.caveat:
+            text += f" Caveat: {s.caveat}"
+        if days > s.days:
+            text += f" The {days}-day supply is longer than {s.days} days: dispense it in parts."
+        notes.append(StabilityNote(days=s.days, text=text, refs=tuple(s.refs)))
+        refs.extend(s.refs)
+    if not found:
+        what = (
+            f"with filler {filler}"
+            if form is Form.CAPSULE
+            else (f"at {fmt_mg(concentration or Decimal(0))} mg/mL")
+        )
+        notes.append(
+            StabilityNote(
+                days=None,
+                text=(
+                    f"No beyond-use date is supported by a cited source for a {form.value} "
+                    f"{what}; the pharmacy sets it."
+                ),
+                refs=(),
+            )
+        )
+    return notes, refs
+
+
+def _statement_refs(kb: KnowledgeBase, section_id: str) -> list[str]:
+    for section in kb.protocols.compounding.statements:
+        if section.id == section_id:
+            return [r for st in section.statements for r in st.refs]
+    return []
+
+
+def compound(
+    regimen: Regimen,
+    form: Form | str,
+    *,
+    salt: SaltBasis | str = SaltBasis.HCL,
+    filler: str = AVICEL,
+    concentration: str | Decimal | None = None,
+    syringe_graduation_ml: str | Decimal | None = None,
+    kb: KnowledgeBase | None = None,
+) -> CompoundingPlan:
+    """How much to compound for the whole regimen, and how to label and store it."""
+    if kb is None:
+        from ldn_derm.knowledge import get_knowledge
+
+        kb = get_knowledge()
+    try:
+        form = Form(str(form).strip().lower())
+    except ValueError:
+        raise InputError(f"form must be 'capsule' or 'liquid' (got '{form}')") from None
+    try:
+        salt = SaltBasis(str(salt).strip().lower())
+    except ValueError:
+        raise InputError(f"salt basis must be 'hcl' or 'base' (got '{salt}')") from None
+
+    refs = _statement_refs(kb, "source-product") + list(kb.protocols.compounding.molar_mass_refs)
+    total = regimen.total_mg
+    salt_text = _salt_statement(salt, kb)
+    if form is Form.CAPSULE:
+        return _capsules(regimen, salt, filler, kb, refs, total, salt_text)
+    return _liquid(regimen, salt, concentration, syringe_graduation_ml, kb, refs, total, salt_text)
+
+
+def _capsules(
+    regimen: Regimen,
+    salt: SaltBasis,
+    filler: str,
+    kb: KnowledgeBase,
+    refs: list[str],
+    total: Decimal,
+    salt_text: str,
+) -> CompoundingPlan:
+    counts: dict[Decimal, int] = {}
+    for step in regimen.steps:  # one capsule per daily dose
+        counts[step.dose_mg] = counts.get(step.dose_mg, 0) + step.days
+    lines = tuple(
+        CapsuleLine(strength_mg=mg, count=n, figures=salt_figures(mg, salt, kb))
+        for mg, n in counts.items()
+    )
+    filler = filler.strip() or AVICEL
+    stability, stab_refs = _stability(Form.CAPSULE, kb, filler, None, regimen.days)
+    refs += _statement_refs(kb, "fillers") + stab_refs
+    listing = "; ".join(
+        f"{fmt_mg(c.strength_mg)} mg × {c.count} ({c.figures.text()})" for c in lines
+    )
+    instructions = [
+        f"Compound {salt.short} immediate-release capsules, one capsule per dose: {listing}. "
+        f"Total {sum(c.count for c in lines)} capsules for {regimen.days} days.",
+        f"Filler: {filler}. No calcium carbonate filler; no slow-release formulation.",
+    ]
+    if len(lines) > 1:
+        instructions.append(
+            "Dispense each strength in its own container, labelled with its strength and the "
+            "days it is for."
+        )
+    return CompoundingPlan(
+        form=Form.CAPSULE,
+        salt=salt,
+        days=regimen.days,
+        instructions=tuple(instructions),
+        stability=tuple(stability),
+        assumptions=(),
+        refs=tuple(dict.fromkeys(refs)),
+        salt_statement=salt_text,
+        total_drug_mg=total,
+        capsules=lines,
+        filler=filler,
+    )
+
+
+def _liquid(
+    regimen: Regimen,
+    salt: SaltBasis,
+    concentration: str | Decimal | None,
+    graduation: str | Decimal | None,
+    kb: KnowledgeBase,
+    refs: list[str],
+    total: Decimal,
+    salt_text: str,
+) -> CompoundingPlan:
+    assumptions: list[str] = []
+    if concentration is None:
+        conc = DEFAULT_CONCENTRATION
+        assumptions.append(
+            "Concentration not given: 1 mg/mL is used (the strength described for liquids made "
+            "from 50-mg tablets)."
+        )
+    elif isinstance(concentration, Decimal):
+        conc = concentration
+    else:
+        conc = parse_concentration(concentration)
+    if conc <= 0:
+        raise DoseError("the liquid concentration must be above zero")
+    if graduation is None:
+        grad = DEFAULT_GRADUATION
+    else:
+        grad = graduation if isinstance(graduation, Decimal) else _parse_ml(graduation)
+    largest = max(s.dose_mg for s in regimen.steps) / conc
+    assumptions.append(
+        f"Assumed: an oral syringe marked every {fmt_mg(grad)} mL that holds at least "
+        f"{fmt_mg(largest.quantize(grad, ROUND_HALF_UP))} mL (an assumption about the device, "
+        "not a sourced fact: check the syringe dispensed)."
+    )
+    lines: list[LiquidLine] = []
+    for i, step in enumerate(regimen.steps, start=1):
+        exact = step.dose_mg / conc
+        volume = (exact / grad).quantize(Decimal(1), ROUND_HALF_UP) * grad
+        delivered = volume * conc
+        if volume <= 0 or abs(delivered - step.dose_mg) > MAX_DOSE_DEVIATION * step.dose_mg:
+            raise DoseError(
+                f"{fmt_mg(step.dose_mg)} mg cannot be measured at {fmt_mg(conc)} mg/mL with a "
+                f"syringe marked every {fmt_mg(grad)} mL (nearest mark: {fmt_mg(volume)} mL = "
+                f"{fmt_mg(delivered)} mg); choose another concentration"
+            )
+        if delivered != step.dose_mg:
+            assumptions.append(
+                f"Step {i}: {fmt_mg(step.dose_mg)} mg is measured as {fmt_mg(volume)} mL, which "
+                f"delivers {fmt_mg(delivered)} mg."
+            )
+        lines.append(
+            LiquidLine(
+                step=i,
+                dose_mg=step.dose_mg,
+                volume_ml=volume.normalize(),
+                delivered_mg=delivered.normalize(),
+                days=step.days,
+            )
+        )
+    total_ml = sum((line.total_ml for line in lines), Decimal(0))
+    stability, stab_refs = _stability(Form.LIQUID, kb, None, conc, regimen.days)
+    refs += _statement_refs(kb, "liquid-form") + stab_refs
+    per_step = "; ".join(
+        f"{fmt_mg(line.dose_mg)} mg = {fmt_mg(line.volume_ml)} mL daily × {line.days} days"
+        for line in lines
+    )
+    figures = salt_figures(conc, salt, kb)
+    instructions = [
+        f"Compound {salt.short} oral liquid {fmt_mg(conc)} mg/mL "
+        f"({figures.text()} per mL). Total volume {fmt_mg(total_ml)} mL for "
+        f"{regimen.days} days ({per_step}).",
+        f"Dispense with an oral syringe marked every {fmt_mg(grad)} mL.",
+    ]
+    return CompoundingPlan(
+        form=Form.LIQUID,
+        salt=salt,
+        days=regimen.days,
+        instructions=tuple(instructions),
+        stability=tuple(stability),
+        assumptions=tuple(assumptions),
+        refs=tuple(dict.fromkeys(refs)),
+        salt_statement=salt_text,
+        total_drug_mg=total,
+        liquid=tuple(lines),
+        concentration_mg_per_ml=conc,
+        syringe_graduation_ml=grad,
+    )
+
+
+def _parse_ml(text: str) -> Decimal:
+    from ldn_derm.regimen.dose import parse_quantity
+
+    magnitude, kind = parse_quantity(text)
+    if kind != "volume" or magnitude <= 0:
+        raise InputError(f"syringe graduation '{text}' must be a volume such as '0.1 mL'")
+    return Decimal(f"{magnitude:.10g}").normalize()

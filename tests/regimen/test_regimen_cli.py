@@ -1,0 +1,129 @@
+"""`ldn prescribe` / `ldn handout`: one command writes the package; bad input writes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ldn_derm.cli import run
+
+GOOD = [
+    "prescribe",
+    "--condition",
+    "hailey-hailey-disease",
+    "--preset",
+    "albers-2017",
+    "--interval-days",
+    "14",
+    "--form",
+    "capsule",
+    "--days",
+    "90",
+    "--start-date",
+    "2026-12-01",
+]
+PACKAGE = {
+    "prescription.txt",
+    "medication-request.json",
+    "schedule.json",
+    "monitoring.md",
+    "handout.html",
+    "handout.pdf",
+}
+
+
+def test_prescribe_writes_the_whole_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rx"
+    assert run([*GOOD, "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == PACKAGE
+    printed = capsys.readouterr().out
+    assert "3 mg → 4.5 mg" in printed and "90 capsules" in printed
+    schedule = json.loads((out / "schedule.json").read_text())
+    assert [s["dose_mg"] for s in schedule["steps"]] == [3.0, 4.5]
+    request = json.loads((out / "medication-request.json").read_text())
+    assert request["resourceType"] == "MedicationRequest"
+    assert (out / "handout.pdf").read_bytes().startswith(b"%PDF-")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def test_liquid_morning_letter_into_an_existing_folder(tmp_path: Path) -> None:
+    out = tmp_path / "rx"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    args = [
+        "prescribe", "--condition", "psoriasis", "--target-mg", "4.5", "--start-mg", "1.5",
+        "--step-mg", "1.5", "--interval-days", "7", "--time", "morning", "--form", "liquid",
+        "--days", "30", "--paper", "letter", "--out", str(out), "--format", "json",
+    ]  # fmt: skip
+    assert run(args) == 0
+    assert {p.name for p in out.iterdir()} == PACKAGE | {"keep.txt"}
+    request = json.loads((out / "medication-request.json").read_text())
+    assert request["dosageInstruction"][0]["timing"]["repeat"]["when"] == ["MORN"]
+    assert request["dispenseRequest"]["quantity"] == {
+        "value": 10.5 + 21 + 72,  # 1.5 mL × 7 + 3 mL × 7 + 4.5 mL × 16
+        "unit": "mL",
+        "system": "http://unitsofmeasure.org",
+        "code": "mL",
+    }
+
+
+def test_handout_alone(tmp_path: Path) -> None:
+    out = tmp_path / "h"
+    args = ["handout", "--condition", "psoriasis", "--preset", "fixed-4-5mg", "--form", "capsule"]
+    assert run([*args, "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"handout.html", "handout.pdf"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (["--target-mg", "450"], "100× 4.5 mg"),
+        (["--target-mg", "0.0045"], "wrong unit"),
+        (["--target-mg", "50"], "not a low dose"),
+        (["--target-mg", "4,5"], "comma"),
+        (["--target-mg", "0"], "zero"),
+        (["--target-mg", "-3"], "negative"),
+        (["--target-mg", "4.5", "--start-mg", "1.5"], "needs an interval"),
+        (["--target-mg", "3", "--start-mg", "4.5"], "above the target"),
+        (["--target-mg", "4.5", "--days", "0"], "between 1 and 365"),
+        (["--preset", "albers-2017"], "does not report the titration interval"),
+        (["--preset", "nope"], "unknown preset"),
+        (["--target-mg", "4.5", "--concentration", "1 mg/mL"], "apply only to --form liquid"),
+        (["--target-mg", "4.5", "--start-date", "2026-13-01"], "not a date"),
+        (["--target-mg", "4.5", "--patient", "/nonexistent/bundle.json"], "does not exist"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: list[str], message: str
+) -> None:
+    out = tmp_path / "rx"
+    args = ["prescribe", "--condition", "psoriasis", "--form", "capsule", *change]
+    assert run([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ldn: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_input_leaves_an_existing_folder_unchanged(tmp_path: Path) -> None:
+    out = tmp_path / "rx"
+    assert run([*GOOD, "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = ["prescribe", "--condition", "psoriasis", "--form", "capsule", "--target-mg", "45"]
+    assert run([*bad, "--out", str(out)]) == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_unknown_condition_and_out_that_is_a_file(tmp_path: Path) -> None:
+    args = ["prescribe", "--condition", "no-such-disease", "--target-mg", "4.5", "--form"]
+    assert run([*args, "capsule", "--out", str(tmp_path / "x")]) == 2
+    target = tmp_path / "file"
+    target.write_text("x")
+    ok = ["prescribe", "--condition", "psoriasis", "--target-mg", "4.5", "--form", "capsule"]
+    assert run([*ok, "--out", str(target)]) == 2
+    assert target.read_text() == "x"

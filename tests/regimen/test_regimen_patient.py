@@ -1,0 +1,65 @@
+"""With --patient the assessment runs first: a contraindication blocks the prescription."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ldn_derm.cli import run
+
+SYNTHEA = Path(__file__).resolve().parents[2].parent / "shared" / "fhir" / "synthea"
+
+
+def _bundle(prefix: str) -> Path:
+    found = sorted(SYNTHEA.glob(f"{prefix}*.json"))
+    if not found:
+        pytest.skip(f"Synthea bundle {prefix}* not found in {SYNTHEA}")
+    return found[0]
+
+
+ARGS = ["prescribe", "--condition", "psoriasis", "--preset", "fixed-4-5mg", "--form", "capsule"]
+ARGS += ["--start-date", "2026-12-01"]
+
+
+def test_contraindicated_patient_is_blocked_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rx"
+    bundle = _bundle("Chet_Thompson_eda17701")  # current opioid analgesic in the record
+    assert run([*ARGS, "--patient", str(bundle), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ldn: error: prescription blocked:") and "opioid" in err.lower()
+    assert "MedicationRequest/" in err  # names the record that triggered it
+    assert not out.exists()
+
+
+def test_override_with_a_reason_is_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "rx"
+    bundle = _bundle("Chet_Thompson_eda17701")
+    reason = "opioid course finished last month; record not yet updated"
+    args = [*ARGS, "--patient", str(bundle), "--override-reason", reason, "--out", str(out)]
+    assert run(args) == 0
+    text = (out / "prescription.txt").read_text()
+    assert "CONTRAINDICATION OVERRIDDEN" in text and reason in text
+    request = json.loads((out / "medication-request.json").read_text())
+    assert request["subject"]["reference"].startswith("Patient/")
+    assert any(reason in n["text"] for n in request["note"])
+
+
+def test_patient_without_contraindication_gets_a_subject(tmp_path: Path) -> None:
+    out = tmp_path / "rx"
+    bundle = _bundle("Alberto_Atencio_fc712d1f")
+    assert run([*ARGS, "--patient", str(bundle), "--out", str(out)]) == 0
+    request = json.loads((out / "medication-request.json").read_text())
+    assert request["subject"]["reference"] == "Patient/4e8ed886-fd5f-40bb-8feb-f339b04d853a"
+
+
+def test_unreadable_patient_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bundle.json"
+    bad.write_text("{not json")
+    out = tmp_path / "rx"
+    assert run([*ARGS, "--patient", str(bad), "--out", str(out)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert not out.exists()
