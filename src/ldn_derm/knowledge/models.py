@@ -216,7 +216,7 @@ class RuleParameter(Strict):
     @model_validator(mode="after")
     def _cited_or_convention(self) -> RuleParameter:
         if bool(self.refs) != (self.certainty is not None):
-            raise ValueError("a cited parameter needs both refs and certainty; a convention neither")
+            raise ValueError("a cited parameter needs refs and certainty; a convention neither")
         return self
 
 

@@ -1,0 +1,65 @@
+"""`assess(profile)`: run every rule and decide candidacy."""
+
+from __future__ import annotations
+
+from ldn_derm.assess.comparators import comparator_results
+from ldn_derm.assess.context import Context
+from ldn_derm.assess.indications import indications, supported
+from ldn_derm.assess.models import (
+    Assessment,
+    Candidacy,
+    Finding,
+    KnowledgeVersion,
+    NotAssessed,
+    PatientSummary,
+    Severity,
+)
+from ldn_derm.assess.opioids import opioid_findings
+from ldn_derm.assess.safety_rules import safety_findings
+from ldn_derm.knowledge import KnowledgeBase, get_knowledge
+from ldn_derm.patient.profile import PatientProfile
+from ldn_derm.patient.terminology import matcher_for
+
+
+def assess(profile: PatientProfile, kb: KnowledgeBase | None = None) -> Assessment:
+    """The LDN assessment of one patient profile.
+
+    Candidacy: 'contraindicated' if any finding is a contraindication; otherwise
+    'no-indication' unless an active condition matches an LDN indication with at least one
+    study reporting improvement; otherwise 'candidate-with-cautions' if any caution applies,
+    else 'candidate'.
+    """
+    kb = kb or get_knowledge()
+    ctx = Context(profile=profile, kb=kb, m=matcher_for(kb))
+    found, indication_notes = indications(ctx)
+    findings: list[Finding] = [*opioid_findings(ctx), *safety_findings(ctx), *indication_notes]
+    findings.sort(key=lambda f: f.severity.rank)  # stable: rule order within a severity
+    comparators = comparator_results(ctx)
+
+    severities = {f.severity for f in findings}
+    if Severity.CONTRAINDICATED in severities:
+        candidacy = Candidacy.CONTRAINDICATED
+    elif not any(supported(i) for i in found):
+        candidacy = Candidacy.NO_INDICATION
+    elif Severity.CAUTION in severities:
+        candidacy = Candidacy.CANDIDATE_WITH_CAUTIONS
+    else:
+        candidacy = Candidacy.CANDIDATE
+
+    not_assessed = [
+        NotAssessed(kind=n.kind, text=n.text, reason=n.reason, ref=n.ref)
+        for n in profile.not_assessed
+    ]
+    not_assessed += ctx.notes
+    return Assessment(
+        patient=PatientSummary(
+            id=profile.id, age=profile.age, sex=profile.sex.value, deceased=profile.deceased
+        ),
+        as_of=profile.as_of,
+        candidacy=candidacy,
+        indications=found,
+        findings=findings,
+        comparators=comparators,
+        not_assessed=not_assessed,
+        knowledge_base=KnowledgeVersion(version=kb.meta.version, reviewed=kb.meta.reviewed),
+    )

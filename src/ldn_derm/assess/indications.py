@@ -1,0 +1,80 @@
+"""Indications: active conditions that match an LDN condition, with the evidence summary."""
+
+from __future__ import annotations
+
+from ldn_derm.assess.context import Context
+from ldn_derm.assess.models import Finding, Indication, IndicationEvidence, Severity
+
+
+def indications(ctx: Context) -> tuple[list[Indication], list[Finding]]:
+    """(indications, info findings about indications whose evidence is thin or negative)."""
+    refs_by_condition: dict[str, list[str]] = {}
+    how_by_condition: dict[str, str] = {}
+    for cond in ctx.profile.conditions:
+        if not cond.active:
+            continue
+        for cid in cond.indications:
+            refs_by_condition.setdefault(cid, []).append(cond.ref)
+            # a code match outranks a text match, a stated indication outranks both
+            how = cond.indication_match or "text"
+            previous = how_by_condition.get(cid)
+            if previous is None or _rank(how) < _rank(previous):
+                how_by_condition[cid] = how
+
+    result: list[Indication] = []
+    notes: list[Finding] = []
+    for cid, refs in refs_by_condition.items():
+        summary = ctx.kb.summarize(cid)
+        condition = summary.condition
+        result.append(
+            Indication(
+                condition=cid,
+                name=condition.name,
+                matched_from=list(dict.fromkeys(refs)),
+                matched_by=how_by_condition[cid],
+                evidence=IndicationEvidence(
+                    studies=summary.studies,
+                    positive=summary.positive,
+                    negative_or_mixed=summary.negative_or_mixed,
+                    doses_mg_per_day=list(summary.doses_mg_per_day),
+                ),
+                references=list(summary.references),
+            )
+        )
+        if summary.studies == 0:
+            notes.append(
+                Finding(
+                    code="indication-without-evidence",
+                    severity=Severity.INFO,
+                    summary=f"{condition.name}: no LDN study in the knowledge base",
+                    detail=(
+                        condition.note or "No study of naltrexone in this condition was found."
+                    ).strip(),
+                    triggered_by=list(dict.fromkeys(refs)),
+                )
+            )
+        elif summary.positive == 0:
+            notes.append(
+                Finding(
+                    code="indication-evidence-negative",
+                    severity=Severity.INFO,
+                    summary=(
+                        f"{condition.name}: {summary.studies} stud"
+                        f"{'y' if summary.studies == 1 else 'ies'}, none reporting improvement"
+                    ),
+                    detail=summary.line(),
+                    triggered_by=list(dict.fromkeys(refs)),
+                    references=list(summary.references),
+                )
+            )
+    result.sort(key=lambda i: (-i.evidence.positive, i.condition))
+    return result, notes
+
+
+def supported(indication: Indication) -> bool:
+    """An indication with at least one study that reported improvement."""
+    return indication.evidence.positive > 0
+
+
+def _rank(how: str) -> int:
+    return {"stated": 0, "code": 1, "text": 2}.get(how, 3)

@@ -1,0 +1,264 @@
+"""LDN safety rules other than opioids: hypersensitivity, pregnancy, breastfeeding, liver,
+thyroid, immunosuppression; plus record-level notes (deceased, age)."""
+
+from __future__ import annotations
+
+from ldn_derm.assess.context import Context, describe_medication, listing
+from ldn_derm.assess.models import Finding, Severity
+from ldn_derm.patient.profile import LabFact, MedStatus, PregnancyStatus, Sex
+
+
+def safety_findings(ctx: Context) -> list[Finding]:
+    return [
+        *_allergies(ctx),
+        *_pregnancy(ctx),
+        *_liver(ctx),
+        *_thyroid(ctx),
+        *_immunosuppression(ctx),
+        *_record(ctx),
+    ]
+
+
+def _allergies(ctx: Context) -> list[Finding]:
+    active = [a for a in ctx.profile.allergies if a.active]
+    naltrexone = [a for a in active if "naltrexone" in a.ingredients]
+    related = [
+        a
+        for a in active
+        if a not in naltrexone and ("naloxone" in a.ingredients or "opioid" in a.classes)
+    ]
+    findings: list[Finding] = []
+    if naltrexone:
+        findings.append(
+            ctx.finding(
+                "naltrexone-hypersensitivity",
+                Severity.CONTRAINDICATED,
+                ["hypersensitivity"],
+                "recorded allergy or intolerance: " + listing([a.text for a in naltrexone]),
+                [a.ref for a in naltrexone],
+            )
+        )
+    if related:
+        findings.append(
+            ctx.finding(
+                "opioid-cross-sensitivity",
+                Severity.CAUTION,
+                ["hypersensitivity"],
+                "allergy to naloxone or an opioid: " + listing([a.text for a in related]),
+                [a.ref for a in related],
+                note="Cross-sensitivity with naltrexone is unknown.",
+            )
+        )
+    return findings
+
+
+def childbearing_possible(ctx: Context) -> bool:
+    """Pregnancy not recorded either way, in someone who could be pregnant."""
+    profile = ctx.profile
+    if profile.pregnancy is not PregnancyStatus.UNKNOWN or profile.sex is Sex.MALE:
+        return False
+    if profile.deceased is not None:
+        return False
+    if profile.age is None:
+        return profile.sex is Sex.FEMALE
+    low = ctx.m.param("childbearing-age-min")
+    high = ctx.m.param("childbearing-age-max")
+    return low <= profile.age <= high
+
+
+def _pregnancy(ctx: Context) -> list[Finding]:
+    profile = ctx.profile
+    findings: list[Finding] = []
+    if profile.pregnancy is PregnancyStatus.PREGNANT:
+        findings.append(
+            ctx.finding(
+                "pregnancy",
+                Severity.CAUTION,
+                ["pregnancy"],
+                "the record shows a current pregnancy",
+                profile.pregnancy_refs,
+            )
+        )
+    elif childbearing_possible(ctx):
+        age = f"aged {profile.age}" if profile.age is not None else "age not recorded"
+        findings.append(
+            ctx.finding(
+                "pregnancy-not-excluded",
+                Severity.INFO,
+                ["pregnancy"],
+                f"pregnancy status not recorded ({profile.sex.value}, {age})",
+                [profile.patient_ref] if profile.patient_ref else [],
+            )
+        )
+    if profile.lactating:
+        findings.append(
+            ctx.finding(
+                "lactation",
+                Severity.CAUTION,
+                ["lactation"],
+                "the record shows breastfeeding",
+                profile.lactation_refs,
+            )
+        )
+    return findings
+
+
+def _liver(ctx: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    disease = ctx.profile.conditions_with("liver-disease")
+    if disease:
+        findings.append(
+            ctx.finding(
+                "liver-disease",
+                Severity.CAUTION,
+                ["hepatic-impairment"],
+                "active diagnosis: " + listing([c.text for c in disease]),
+                [c.ref for c in disease],
+            )
+        )
+    abnormal = abnormal_liver_tests(ctx)
+    if abnormal:
+        findings.append(
+            ctx.finding(
+                "liver-tests-abnormal",
+                Severity.CAUTION,
+                ["hepatic-impairment"],
+                "latest liver enzymes flagged high: "
+                + listing([_lab_label(x.text, x.value, x.unit, x.effective) for x in abnormal]),
+                [x.ref for x in abnormal],
+            )
+        )
+    return findings
+
+
+def abnormal_liver_tests(ctx: Context) -> list[LabFact]:
+    """Latest recent ALT/AST results flagged high by the lab (interpretation or range)."""
+    out: list[LabFact] = []
+    for lab in ("alt", "ast"):
+        recent = ctx.recent_labs(lab)
+        if recent and recent[0].flag == "high":
+            out.append(recent[0])
+    return out
+
+
+def _thyroid(ctx: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    disease = ctx.profile.conditions_with("thyroid-disease")
+    meds = [
+        m
+        for m in ctx.profile.medications
+        if m.status is MedStatus.CURRENT and m.classes & {"thyroid-hormone", "antithyroid"}
+    ]
+    if disease or meds:
+        facts = [c.text for c in disease] + [describe_medication(m, ctx.as_of) for m in meds]
+        findings.append(
+            ctx.finding(
+                "thyroid-disease",
+                Severity.CAUTION,
+                ["thyroid-disease", "tsh-screening"],
+                "thyroid disease or treatment: " + listing(facts),
+                [c.ref for c in disease] + [m.ref for m in meds],
+            )
+        )
+    tsh = ctx.recent_labs("tsh")
+    if not tsh:
+        older = ctx.profile.labs_of("tsh")
+        fact = "no TSH result in the past year"
+        if older and older[0].effective:
+            fact += f" (last {older[0].effective.isoformat()})"
+        findings.append(
+            ctx.finding(
+                "tsh-screening",
+                Severity.INFO,
+                ["tsh-screening"],
+                fact,
+                [older[0].ref] if older else [],
+            )
+        )
+    elif tsh[0].flag in ("high", "low"):
+        latest = tsh[0]
+        findings.append(
+            ctx.finding(
+                "tsh-out-of-range",
+                Severity.CAUTION,
+                ["tsh-screening", "thyroid-disease"],
+                f"latest TSH flagged {latest.flag}: "
+                + _lab_label(latest.text, latest.value, latest.unit, latest.effective),
+                [latest.ref],
+            )
+        )
+    elif tsh[0].flag is None:
+        latest = tsh[0]
+        findings.append(
+            ctx.finding(
+                "tsh-screening",
+                Severity.INFO,
+                ["tsh-screening"],
+                "latest TSH "
+                + _lab_label(latest.text, latest.value, latest.unit, latest.effective)
+                + ", reference range not recorded",
+                [latest.ref],
+            )
+        )
+    return findings
+
+
+def _immunosuppression(ctx: Context) -> list[Finding]:
+    meds = [
+        m
+        for m in ctx.profile.medications
+        if m.status is MedStatus.CURRENT and "immunosuppressant" in m.classes
+    ]
+    states = ctx.profile.conditions_with("immunosuppressed")
+    if not meds and not states:
+        return []
+    facts = [describe_medication(m, ctx.as_of) for m in meds] + [c.text for c in states]
+    return [
+        ctx.finding(
+            "immunosuppression",
+            Severity.CAUTION,
+            ["immunosuppression"],
+            "immunosuppressive treatment or state: " + listing(facts),
+            [m.ref for m in meds] + [c.ref for c in states],
+        )
+    ]
+
+
+def _record(ctx: Context) -> list[Finding]:
+    profile = ctx.profile
+    findings: list[Finding] = []
+    adult = ctx.m.param("adult-age")
+    if profile.age is not None and profile.age < adult:
+        findings.append(
+            Finding(
+                code="age-under-adult",
+                severity=Severity.CAUTION,
+                summary=f"Patient is under {adult:g} (age {profile.age})",
+                detail=(
+                    "The knowledge base holds no LDN evidence or safety data in children: the "
+                    "evidence summarised here comes from adults."
+                ),
+                triggered_by=[profile.patient_ref] if profile.patient_ref else [],
+            )
+        )
+    if profile.deceased is None:
+        return findings
+    return [
+        *findings,
+        Finding(
+            code="patient-deceased",
+            severity=Severity.INFO,
+            summary=f"The record gives a date of death ({profile.deceased.isoformat()})",
+            detail=(
+                "Age is given at the date of death; the assessment describes the record as it "
+                f"stood on {profile.as_of.isoformat()}."
+            ),
+            triggered_by=[profile.patient_ref] if profile.patient_ref else [],
+        ),
+    ]
+
+
+def _lab_label(text: str, value: float | None, unit: str | None, when: object) -> str:
+    shown = f"{value:g}" if value is not None else "?"
+    date_text = when.isoformat() if hasattr(when, "isoformat") else "undated"
+    return f"{text} {shown} {unit or ''}".rstrip() + f" on {date_text}"

@@ -1,0 +1,161 @@
+"""`ldn assess PATH`: is this patient a candidate for LDN? (FHIR bundle or patient profile)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ldn_derm.cli.app import app, console
+from ldn_derm.cli.common import FORMAT_OPTION, OutputFormat, emit_json
+from ldn_derm.errors import InputError
+
+if TYPE_CHECKING:
+    from ldn_derm.assess import Assessment, Finding
+    from ldn_derm.knowledge import KnowledgeBase
+
+_SEVERITY_STYLE = {"contraindicated": "bold red", "caution": "yellow", "info": "cyan"}
+_CANDIDACY_STYLE = {
+    "candidate": "bold green",
+    "candidate-with-cautions": "bold yellow",
+    "contraindicated": "bold red",
+    "no-indication": "bold",
+}
+
+
+@app.command()
+def assess(
+    path: str = typer.Argument(
+        ...,
+        help="FHIR R4 Bundle (JSON) or patient profile (YAML/JSON); '-' reads standard input.",
+        show_default=False,
+    ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Date that fixes 'current' and 'recent' (YYYY-MM-DD). Default: today.",
+        show_default=False,
+    ),
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Assess a patient for low-dose naltrexone: indications, findings, comparators."""
+    # Imported here so that `ldn --help` does not pay for the knowledge base and models.
+    from ldn_derm.assess import assess as run_assessment
+    from ldn_derm.knowledge import get_knowledge
+    from ldn_derm.patient import load_patient
+    from ldn_derm.patient.dates import parse_user_date
+
+    day = parse_user_date(as_of, "--as-of") if as_of is not None else date.today()
+    data, name = _read_input(path)
+    kb = get_knowledge()
+    result = run_assessment(load_patient(data, as_of=day, name=name, kb=kb), kb)
+    if fmt is OutputFormat.json:
+        emit_json(result.model_dump(mode="json"))
+    else:
+        render(result, kb)
+
+
+def _read_input(path: str) -> tuple[bytes, str]:
+    from ldn_derm.patient import MAX_INPUT_BYTES, check_size
+
+    if path == "-":
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        check_size(len(data), "standard input")
+        return data, "standard input"
+    file = Path(path)
+    try:
+        size = file.stat().st_size  # size first: never read a 2 GB file to refuse it
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if file.is_dir():
+        raise InputError(f"{path} is a folder, not a file")
+    check_size(size, path)
+    try:
+        return file.read_bytes(), file.name
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+# ---------------------------------------------------------------------------- text rendering
+
+
+def render(result: Assessment, kb: KnowledgeBase) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    p = result.patient
+    age = f"{p.age}" if p.age is not None else "age unknown"
+    deceased = f", died {p.deceased.isoformat()}" if p.deceased else ""
+    console.print(
+        f"[bold]Patient[/bold] {escape(p.id)} ({age}, {p.sex}{deceased})  "
+        f"[bold]as of[/bold] {result.as_of.isoformat()}"
+    )
+    style = _CANDIDACY_STYLE[result.candidacy.value]
+    console.print(f"[bold]Candidacy:[/bold] [{style}]{result.candidacy.value}[/{style}]")
+
+    if result.indications:
+        table = Table(title="Indications", title_justify="left", show_lines=False)
+        for column in ("condition", "matched by", "studies", "improved", "mixed/none", "doses"):
+            table.add_column(column)
+        for ind in result.indications:
+            ev = ind.evidence
+            table.add_row(
+                escape(ind.name),
+                ind.matched_by,
+                str(ev.studies),
+                str(ev.positive),
+                str(ev.negative_or_mixed),
+                escape(", ".join(ev.doses_mg_per_day) or "-"),
+            )
+        console.print(table)
+    else:
+        console.print("[bold]Indications:[/bold] none matched in the record")
+
+    console.print("[bold]Findings[/bold]" if result.findings else "[bold]Findings:[/bold] none")
+    for finding in result.findings:
+        _print_finding(finding, kb, indent="  ")
+
+    flagged = [c for c in result.comparators if c.flags]
+    console.print("[bold]Comparators[/bold]" + ("" if flagged else ": no flags"))
+    for comp in flagged:
+        console.print(f"  [bold]{escape(comp.name)}[/bold]")
+        for flag in comp.flags:
+            _print_finding(flag, kb, indent="    ", with_detail=False)
+
+    if result.not_assessed:
+        console.print("[bold]Not assessed[/bold]")
+        for item in result.not_assessed:
+            ref = f" [dim]{escape(item.ref)}[/dim]" if item.ref else ""
+            console.print(f"  - {escape(item.text)}: {escape(item.reason)}{ref}")
+    console.print(
+        f"[dim]Knowledge base {result.knowledge_base.version} "
+        f"(reviewed {result.knowledge_base.reviewed.isoformat()}). "
+        "Decision support only: it does not replace clinical judgement.[/dim]"
+    )
+
+
+def _print_finding(
+    finding: Finding, kb: KnowledgeBase, indent: str, with_detail: bool = True
+) -> None:
+    from rich.markup import escape
+
+    style = _SEVERITY_STYLE[finding.severity.value]
+    console.print(
+        f"{indent}[{style}]{finding.severity.value.upper():<15}[/{style}] "
+        f"[bold]{finding.code}[/bold]  {escape(finding.summary)}"
+    )
+    if with_detail:
+        console.print(f"{indent}  {escape(finding.detail)}", style="dim", highlight=False)
+    if finding.triggered_by:
+        shown = ", ".join(finding.triggered_by[:4])
+        more = len(finding.triggered_by) - 4
+        extra = f" (+{more} more)" if more > 0 else ""
+        console.print(f"{indent}  [dim]from: {escape(shown)}{extra}[/dim]")
+    if finding.references:
+        labels = [kb.references[r].short() if r in kb.references else r for r in finding.references]
+        console.print(f"{indent}  [dim]refs: {escape('; '.join(labels))}[/dim]")

@@ -1,0 +1,348 @@
+"""Terminology matching: codes and free text -> ingredient, concept, condition and lab ids.
+
+All codes, names and classes come from the knowledge base (terminology.yaml for drugs, labs and
+clinical concepts; conditions.yaml for LDN indications). This module only knows how to read
+them: how FHIR names code systems, how ICD-10-CM nests codes, and how drug names are written.
+
+Text is normalised (lower case, apostrophes dropped, everything else that is not a letter or a
+digit becomes a space) and names match as whole words, longest name first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ldn_derm.errors import KnowledgeError
+from ldn_derm.knowledge import KnowledgeBase
+from ldn_derm.knowledge.models import ClinicalConcept, LabThreshold, RuleParameter
+from ldn_derm.patient.profile import Code
+
+# FHIR code-system URIs (and their HL7 OIDs) -> the short names used here.
+_SYSTEMS = {
+    "http://snomed.info/sct": "snomed",
+    "urn:oid:2.16.840.1.113883.6.96": "snomed",
+    "http://hl7.org/fhir/sid/icd-10-cm": "icd10cm",
+    "urn:oid:2.16.840.1.113883.6.90": "icd10cm",
+    "http://hl7.org/fhir/sid/icd-10": "icd10",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "rxnorm",
+    "urn:oid:2.16.840.1.113883.6.88": "rxnorm",
+    "http://loinc.org": "loinc",
+    "urn:oid:2.16.840.1.113883.6.1": "loinc",
+}
+
+# Words that describe strength, dose form, release or salt rather than what a product contains;
+# a part of a drug name made only of these (and numbers) is not an ingredient we failed to know.
+_DRUG_FILLER = frozenset(
+    """
+    mg mcg ug ml g gm kg l unt unit units iu meq mmol hr hrs h hour hours day days week actuat
+    oral tablet tablets tab tabs capsule capsules cap caps solution suspension syrup elixir liquid
+    injection injectable inj prefilled syringe vial ampule cartridge pen auto injector kit pack
+    extended delayed release er xr sr cr ir la dr odt disintegrating orally chewable sublingual
+    buccal film lozenge suppository rectal vaginal transdermal system patch spray nasal mucosal
+    topical cream ointment gel lotion foam shampoo inhaler metered dose dry powder inhalation
+    intrauterine ring drops ophthalmic otic mist concentrate granules packet abuse deterrent
+    hydrochloride hcl sodium potassium calcium magnesium sulfate phosphate bitartrate tartrate
+    succinate citrate maleate acetate hydrobromide polistirex besylate mesylate fumarate
+    propionate dihydrate monohydrate anhydrous bromide chloride product products generic brand
+    nda anda per each as needed prn take by mouth daily twice times of the a an for
+    """.split()  # noqa: SIM905 - a word list reads better as prose
+)
+_SPLIT_PARTS = re.compile(r"\s*(?:/|\+|,|;|\band\b|\bwith\b|\bplus\b)\s*", re.IGNORECASE)
+
+
+def norm(text: str) -> str:
+    """Lower case; apostrophes dropped; every other non-alphanumeric run becomes one space."""
+    lowered = text.lower().replace("'", "").replace("’", "")
+    return re.sub(r"[^a-z0-9]+", " ", lowered).strip()
+
+
+def short_system(system: object) -> str | None:
+    if not isinstance(system, str):
+        return None
+    return _SYSTEMS.get(system.strip(), system.strip())
+
+
+def icd_key(code: str) -> str:
+    return code.strip().upper().replace(".", "").replace(" ", "")
+
+
+def _alternation(names: Iterable[str]) -> re.Pattern[str] | None:
+    unique = sorted({n for n in names if n}, key=lambda n: (-len(n), n))
+    if not unique:
+        return None
+    body = "|".join(re.escape(n) for n in unique)
+    return re.compile(rf"(?<![a-z0-9])(?:{body})(?![a-z0-9])")
+
+
+@dataclass(frozen=True, slots=True)
+class DrugMatch:
+    ingredients: frozenset[str]
+    classes: frozenset[str]
+    recognised: bool
+    unrecognised_parts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionMatch:
+    concepts: frozenset[str]
+    indications: tuple[str, ...]
+    indication_match: str | None  # "code" or "text"
+    ambiguous: tuple[str, ...]
+
+
+class Matcher:
+    """Lookup tables built once from a knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        term = kb.terminology
+        self._ingredient_classes = {i.id: frozenset(i.classes) for i in term.ingredients}
+
+        # ---- drugs: codes and names -> (ingredients, product-level classes)
+        self._rxcui: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        names: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        for ing in term.ingredients:
+            entry = (frozenset([ing.id]), frozenset[str]())
+            if ing.rxcui:
+                self._rxcui[ing.rxcui] = entry
+            for name in (ing.name, ing.id.replace("-", " "), *ing.synonyms):
+                names[norm(name)] = entry
+        for product in term.products:
+            entry = (frozenset(product.ingredients), frozenset(product.classes))
+            if product.rxcui:
+                self._rxcui[product.rxcui] = entry
+            for name in (product.name, *product.aliases):
+                name_key = norm(name)
+                if name_key in names and names[name_key] != entry:
+                    raise KnowledgeError(
+                        f"terminology.yaml: the drug name '{name}' is given two compositions"
+                    )
+                names[name_key] = entry
+        self._drug_names = names
+        self._drug_regex = _alternation(names)
+
+        # ---- LDN indications (conditions.yaml)
+        self._indication_codes: dict[tuple[str, str], set[str]] = {}
+        indication_texts: dict[str, set[str]] = {}
+        for cond in kb.conditions.values():
+            for coding in cond.icd10cm:
+                key = ("icd10cm", icd_key(coding.code))
+                self._indication_codes.setdefault(key, set()).add(cond.id)
+            for coding in cond.snomed:
+                self._indication_codes.setdefault(("snomed", coding.code.strip()), set()).add(
+                    cond.id
+                )
+            for text in (cond.id.replace("-", " "), cond.name, *cond.text):  # exact names
+                indication_texts.setdefault(norm(text), set()).add(cond.id)
+        self._indication_texts = indication_texts
+        self._indication_regex = _alternation(indication_texts)
+
+        # ---- clinical concepts (terminology.yaml)
+        self.concepts: dict[str, ClinicalConcept] = {c.id: c for c in term.concepts}
+        self._icd_prefixes: dict[str, set[str]] = {}
+        self._icd_ranges: list[tuple[str, str, str]] = []
+        self._snomed_concepts: dict[str, set[str]] = {}
+        self._concept_text: list[tuple[str, re.Pattern[str], re.Pattern[str] | None]] = []
+        for concept in term.concepts:
+            for coding in concept.icd10cm:
+                code = coding.code.strip().upper()
+                if "-" in code:
+                    low, high = code.split("-", 1)
+                    self._icd_ranges.append((icd_key(low)[:3], icd_key(high)[:3], concept.id))
+                else:
+                    self._icd_prefixes.setdefault(icd_key(code), set()).add(concept.id)
+            for coding in concept.snomed:
+                self._snomed_concepts.setdefault(coding.code.strip(), set()).add(concept.id)
+            include = _alternation(norm(t) for t in concept.text)
+            if include is not None:
+                exclude = _alternation(norm(t) for t in concept.exclude_text)
+                self._concept_text.append((concept.id, include, exclude))
+        self._negation = _alternation(norm(t) for t in term.negation_phrases)
+
+        # ---- labs
+        self._loinc: dict[str, str] = {}
+        self.thresholds: dict[str, list[LabThreshold]] = {}
+        for lab in term.labs:
+            for coding in lab.loinc:
+                self._loinc[coding.code.strip()] = lab.id
+            self.thresholds[lab.id] = list(lab.thresholds)
+        self.lab_names = {lab.id: lab.name for lab in term.labs}
+
+        self.parameters: dict[str, RuleParameter] = {p.id: p for p in term.parameters}
+        self._drug_cache: dict[tuple[tuple[Code, ...], tuple[str, ...]], DrugMatch] = {}
+        self._condition_cache: dict[tuple[tuple[Code, ...], tuple[str, ...]], ConditionMatch] = {}
+
+    # ------------------------------------------------------------------ parameters
+    def param(self, ident: str) -> float:
+        try:
+            return self.parameters[ident].value
+        except KeyError:
+            raise KnowledgeError(
+                f"terminology.yaml has no rule parameter '{ident}', which the assessment needs"
+            ) from None
+
+    def classes_of(self, ingredients: Iterable[str]) -> frozenset[str]:
+        out: set[str] = set()
+        for ing in ingredients:
+            out |= self._ingredient_classes.get(ing, frozenset())
+        return frozenset(out)
+
+    # ------------------------------------------------------------------ drugs
+    def match_drug(self, codes: Sequence[Code], texts: Sequence[str]) -> DrugMatch:
+        key = (tuple(codes), tuple(texts))
+        cached = self._drug_cache.get(key)
+        if cached is None:
+            cached = self._match_drug(codes, texts)
+            if len(self._drug_cache) < 20_000:
+                self._drug_cache[key] = cached
+        return cached
+
+    def _match_drug(self, codes: Sequence[Code], texts: Sequence[str]) -> DrugMatch:
+        ingredients: set[str] = set()
+        classes: set[str] = set()
+        by_code = False
+        for code in codes:
+            if code.system in ("rxnorm", None) and code.code in self._rxcui:
+                ings, product_classes = self._rxcui[code.code]
+                ingredients |= ings
+                classes |= product_classes
+                by_code = True
+        fully_named = False
+        leftovers: list[str] = []
+        for text in dict.fromkeys(t for t in texts if t and t.strip()):
+            found, found_classes, unknown = self._match_drug_text(text)
+            ingredients |= found
+            classes |= found_classes
+            if found and not unknown:
+                fully_named = True
+            elif unknown and not leftovers:
+                leftovers = unknown
+        classes |= self.classes_of(ingredients)
+        recognised = by_code or fully_named
+        return DrugMatch(
+            ingredients=frozenset(ingredients),
+            classes=frozenset(classes),
+            recognised=recognised,
+            unrecognised_parts=() if recognised else tuple(leftovers),
+        )
+
+    def _match_drug_text(self, text: str) -> tuple[set[str], set[str], list[str]]:
+        ingredients: set[str] = set()
+        classes: set[str] = set()
+        whole = norm(text)
+        if self._drug_regex is not None:
+            for found in self._drug_regex.findall(whole):
+                ings, product_classes = self._drug_names[found]
+                ingredients |= ings
+                classes |= product_classes
+        unknown: list[str] = []
+        for part in _SPLIT_PARTS.split(text):
+            words = [w for w in norm(part).split() if w not in _DRUG_FILLER and not _has_digit(w)]
+            if not words:
+                continue
+            part_norm = norm(part)
+            if self._drug_regex is None or self._drug_regex.search(part_norm) is None:
+                unknown.append(" ".join(words))
+        return ingredients, classes, unknown
+
+    # ------------------------------------------------------------------ conditions
+    def match_condition(self, codes: Sequence[Code], texts: Sequence[str]) -> ConditionMatch:
+        key = (tuple(codes), tuple(texts))
+        cached = self._condition_cache.get(key)
+        if cached is None:
+            cached = self._match_condition(codes, texts)
+            if len(self._condition_cache) < 20_000:
+                self._condition_cache[key] = cached
+        return cached
+
+    def _match_condition(self, codes: Sequence[Code], texts: Sequence[str]) -> ConditionMatch:
+        concepts: set[str] = set()
+        by_code: set[str] = set()
+        for code in codes:
+            system = code.system
+            if system in ("icd10cm", "icd10") or (system is None and _looks_icd(code.code)):
+                icd = icd_key(code.code)
+                by_code |= self._indication_codes.get(("icd10cm", icd), set())
+                concepts |= self._icd_concepts(icd)
+            if system == "snomed" or (system is None and code.code.strip().isdigit()):
+                snomed = code.code.strip()
+                by_code |= self._indication_codes.get(("snomed", snomed), set())
+                concepts |= self._snomed_concepts.get(snomed, set())
+
+        by_text: set[str] = set()
+        for text in dict.fromkeys(t for t in texts if t and t.strip()):
+            normalised = norm(text)
+            if self._negation is not None and self._negation.search(normalised):
+                continue
+            by_text |= self._indications_from_text(text, normalised)
+            for concept_id, include, exclude in self._concept_text:
+                if include.search(normalised) and not (exclude and exclude.search(normalised)):
+                    concepts.add(concept_id)
+
+        ambiguous: tuple[str, ...] = ()
+        if by_code:
+            if len(by_code) == 1:
+                return ConditionMatch(frozenset(concepts), tuple(by_code), "code", ())
+            narrowed = by_code & by_text
+            if narrowed:
+                return ConditionMatch(frozenset(concepts), tuple(sorted(narrowed)), "code", ())
+            ambiguous = tuple(sorted(by_code))
+            return ConditionMatch(frozenset(concepts), (), None, ambiguous)
+        if by_text:
+            return ConditionMatch(frozenset(concepts), tuple(sorted(by_text)), "text", ())
+        return ConditionMatch(frozenset(concepts), (), None, ambiguous)
+
+    def _indications_from_text(self, text: str, normalised: str) -> set[str]:
+        # Whole-word names only: KnowledgeBase.find_condition also accepts a record text that is
+        # merely a substring of a name ("burn injury" in "pruritus after burn injury"), which
+        # is right for a typed query but wrong for a diagnosis in a record.
+        exact = self._indication_texts.get(normalised)
+        if exact:
+            return set(exact)
+        if self._indication_regex is None:
+            return set()
+        found: set[str] = set()
+        for name in self._indication_regex.findall(normalised):
+            found |= self._indication_texts[name]
+        return found
+
+    def _icd_concepts(self, icd: str) -> set[str]:
+        found: set[str] = set()
+        for end in range(1, len(icd) + 1):
+            found |= self._icd_prefixes.get(icd[:end], set())
+        category = icd[:3]
+        for low, high, concept_id in self._icd_ranges:
+            if low <= category <= high:
+                found.add(concept_id)
+        return found
+
+    # ------------------------------------------------------------------ labs
+    def lab_for(self, codes: Sequence[Code]) -> str | None:
+        for code in codes:
+            if code.system in ("loinc", None):
+                lab = self._loinc.get(code.code.strip())
+                if lab is not None:
+                    return lab
+        return None
+
+
+def _has_digit(word: str) -> bool:
+    return any(ch.isdigit() for ch in word)
+
+
+def _looks_icd(code: str) -> bool:
+    return re.fullmatch(r"[A-Za-z]\d[0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?", code.strip()) is not None
+
+
+_MATCHERS: dict[int, Matcher] = {}
+
+
+def matcher_for(kb: KnowledgeBase) -> Matcher:
+    """The Matcher for `kb`, built on first use and kept for the process."""
+    cached = _MATCHERS.get(id(kb))
+    if cached is None or cached.kb is not kb:
+        cached = Matcher(kb)
+        _MATCHERS[id(kb)] = cached
+    return cached
