@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -11,16 +11,12 @@ from rich.table import Table
 from ldn_derm.cli.app import app, console
 from ldn_derm.cli.common import FORMAT_OPTION, OutputFormat, emit_json
 from ldn_derm.errors import InputError
-from ldn_derm.knowledge import KnowledgeBase, get_knowledge
-from ldn_derm.knowledge.models import EvidenceEntry, Outcome, Reference
-from ldn_derm.knowledge.monograph import monograph_sections
 
-OUTCOME_STYLE = {
-    Outcome.IMPROVED: "green",
-    Outcome.MIXED: "yellow",
-    Outcome.NO_BENEFIT: "red",
-    Outcome.WORSE: "bold red",
-}
+if TYPE_CHECKING:  # the knowledge base (pydantic models) loads only when a command runs
+    from ldn_derm.knowledge import KnowledgeBase
+    from ldn_derm.knowledge.models import EvidenceEntry, Reference
+
+OUTCOME_STYLE = {"improved": "green", "mixed": "yellow", "no-benefit": "red", "worse": "bold red"}
 
 
 class Citations:
@@ -112,6 +108,8 @@ def evidence(
     output: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Evidence table by condition: study, design, n, dose, outcome, references."""
+    from ldn_derm.knowledge import get_knowledge
+
     kb = get_knowledge()
     ids = [kb.find_condition(condition).id] if condition else _conditions_with_evidence(kb)
     entries = [e for cid in ids for e in kb.evidence_for(cid)]
@@ -149,7 +147,7 @@ def evidence(
                 e.design.value,
                 str(e.n) if e.n else "–",
                 dose,
-                f"[{OUTCOME_STYLE[e.outcome]}]{e.outcome.value}[/]",
+                f"[{OUTCOME_STYLE[e.outcome.value]}]{e.outcome.value}[/]",
                 effect,
                 cites.mark(e.refs),
             )
@@ -169,6 +167,9 @@ def _conditions_with_evidence(kb: KnowledgeBase) -> list[str]:
 @app.command()
 def drug(output: OutputFormat = FORMAT_OPTION) -> None:
     """The low-dose naltrexone monograph, every statement with its citations."""
+    from ldn_derm.knowledge import get_knowledge
+    from ldn_derm.knowledge.monograph import monograph_sections
+
     kb = get_knowledge()
     sections = monograph_sections(kb)
     if output is OutputFormat.json:
@@ -211,6 +212,8 @@ def refs(
     output: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """The reference list (or one reference and what cites it)."""
+    from ldn_derm.knowledge import get_knowledge
+
     kb = get_knowledge()
     if ref_id is not None and ref_id not in kb.references:
         raise InputError(f"unknown reference '{ref_id}' (see `ldn refs` for the list)")
