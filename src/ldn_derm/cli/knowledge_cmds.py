@@ -11,6 +11,7 @@ from rich.table import Table
 from ldn_derm.cli.app import app, console
 from ldn_derm.cli.common import FORMAT_OPTION, OutputFormat, emit_json
 from ldn_derm.errors import InputError
+from ldn_derm.knowledge.citations import Citations
 
 if TYPE_CHECKING:  # the knowledge base (pydantic models) loads only when a command runs
     from ldn_derm.knowledge import KnowledgeBase
@@ -19,48 +20,20 @@ if TYPE_CHECKING:  # the knowledge base (pydantic models) loads only when a comm
 OUTCOME_STYLE = {"improved": "green", "mixed": "yellow", "no-benefit": "red", "worse": "bold red"}
 
 
-class Citations:
-    """Numbers references in order of first citation, like a journal article."""
-
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.kb = kb
-        self.order: list[str] = []
-
-    def mark(self, ref_ids: list[str]) -> str:
-        nums = []
-        for ref in ref_ids:
-            if ref not in self.order:
-                self.order.append(ref)
-            nums.append(self.order.index(ref) + 1)
-        return "[" + ",".join(str(n) for n in sorted(nums)) + "]"
-
-    def table(self) -> Table:
-        table = Table(title="References", show_lines=False, expand=True)
-        table.add_column("#", justify="right", no_wrap=True)
-        table.add_column("Reference")
-        table.add_column("Certainty", no_wrap=True)
-        for i, ref_id in enumerate(self.order, start=1):
-            ref = self.kb.references[ref_id]
-            table.add_row(str(i), escape(format_reference(ref)), ref.certainty.value)
-        return table
+def references_table(kb: KnowledgeBase, cites: Citations) -> Table:
+    """The numbered reference list for what `cites` has marked so far."""
+    table = Table(title="References", show_lines=False, expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Reference")
+    table.add_column("Certainty", no_wrap=True)
+    for i, ref_id in enumerate(cites.order, start=1):
+        ref = kb.references[ref_id]
+        table.add_row(str(i), escape(format_reference(ref)), ref.certainty.value)
+    return table
 
 
 def format_reference(ref: Reference) -> str:
-    parts = [p for p in (ref.authors, ref.title) if p]
-    text = ". ".join(parts)
-    if ref.journal:
-        text += f". {ref.journal}"
-    if ref.year:
-        text += f" {ref.year}"
-    if ref.citation:
-        text += f";{ref.citation}"
-    ids = []
-    if ref.pmid:
-        ids.append(f"PMID {ref.pmid}")
-    if ref.doi:
-        ids.append(f"doi:{ref.doi}")
-    if ids:
-        text += ". " + "; ".join(ids)
+    text = ref.vancouver()
     if ref.unverified:
         text += f" (unverified: {', '.join(ref.unverified)})"
     return text + f" [{ref.id}]"
@@ -117,7 +90,7 @@ def evidence(
         emit_json(evidence_json(kb, entries))
         return
 
-    cites = Citations(kb)
+    cites = Citations()
     for cid in ids:
         summary = kb.summarize(cid)
         table = Table(
@@ -149,10 +122,10 @@ def evidence(
                 dose,
                 f"[{OUTCOME_STYLE[e.outcome.value]}]{e.outcome.value}[/]",
                 effect,
-                cites.mark(e.refs),
+                escape(cites.mark(e.refs).strip()),
             )
         console.print(table)
-    console.print(cites.table())
+    console.print(references_table(kb, cites))
     console.print(
         "Evidence is case reports, case series and few small trials; it supports clinical "
         "judgement and does not replace it.",
@@ -186,7 +159,7 @@ def drug(output: OutputFormat = FORMAT_OPTION) -> None:
             }
         )
         return
-    cites = Citations(kb)
+    cites = Citations()
     console.print(
         f"[bold]Naltrexone, low dose (LDN)[/bold] — {kb.drug.canonical_low_dose.label()} "
         f"(standard dose {kb.drug.standard_dose.label()}). Knowledge base "
@@ -195,7 +168,7 @@ def drug(output: OutputFormat = FORMAT_OPTION) -> None:
     for section in sections:
         console.rule(f"[bold]{escape(section.title)}")
         for item in section.items:
-            line = f"• {escape(item.text)} {cites.mark(item.refs)}"
+            line = f"• {escape(item.text)}{escape(cites.mark(item.refs))}"
             if item.frequency:
                 line += f" [dim]({escape(item.frequency)})[/dim]"
             if item.certainty not in {"seen-article", "seen-abstract", "seen-label"}:
@@ -203,7 +176,7 @@ def drug(output: OutputFormat = FORMAT_OPTION) -> None:
             console.print(line)
             if item.caveat:
                 console.print(f"  [italic]Caveat: {escape(item.caveat)}[/italic]")
-    console.print(cites.table())
+    console.print(references_table(kb, cites))
 
 
 @app.command()

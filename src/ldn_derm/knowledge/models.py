@@ -53,6 +53,28 @@ class Reference(Strict):
     )
     note: str | None = None
 
+    def vancouver(self, *, include_doi: bool = True) -> str:
+        """One-line citation: `Authors. Title. Journal Year;vol(issue):pages. PMID n; doi:x`."""
+        text = ". ".join(p.rstrip(".") for p in (self.authors, self.title) if p)
+        if self.journal:
+            text += f". {self.journal}"
+        if self.year:
+            text += f" {self.year}"
+        if self.citation:
+            text += f";{self.citation}"
+        ids = [f"PMID {self.pmid}"] if self.pmid else []
+        if self.doi and include_doi:
+            ids.append(f"doi:{self.doi}")
+        return text + (". " + "; ".join(ids) if ids else "")
+
+    def link(self) -> str | None:
+        """The best address to read the source: DOI, then PubMed, then the stored URL."""
+        if self.doi:
+            return f"https://doi.org/{self.doi}"
+        if self.pmid:
+            return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
+        return self.url
+
     def short(self) -> str:
         """`Albers 2017, JAMA Dermatol` style label."""
         first = (self.authors or self.title).split(",")[0].split(" ")[0]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ldn_derm.errors import KnowledgeError
-from ldn_derm.regimen.citations import Citations, reference_line
+from ldn_derm.knowledge.citations import Citations, reference_line
 
 if TYPE_CHECKING:
     from ldn_derm.knowledge import KnowledgeBase

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ldn_derm.errors import BlockedError, InputError
-from ldn_derm.regimen.citations import Citations, reference_line
+from ldn_derm.knowledge.citations import Citations, reference_line
 from ldn_derm.regimen.compounding import CompoundingPlan, Form, SaltBasis, compound
 from ldn_derm.regimen.dose import fmt_mg
 from ldn_derm.regimen.fhir import build_medication_request, medication_text

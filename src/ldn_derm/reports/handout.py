@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ldn_derm.errors import InputError
-from ldn_derm.regimen.citations import Citations, reference_line
+from ldn_derm.knowledge.citations import Citations, reference_line
 from ldn_derm.regimen.compounding import Form
 from ldn_derm.regimen.dose import fmt_mg
 from ldn_derm.regimen.schedule import DoseTime

@@ -1,4 +1,4 @@
-"""Numbered citations for the texts this package writes (prescription, monitoring plan)."""
+"""Numbered citations for the texts the program writes (prescription, monitoring, handout, CLI)."""
 
 from __future__ import annotations
 
@@ -26,15 +26,5 @@ class Citations:
 
 
 def reference_line(ref: Reference) -> str:
-    """'Albers LN, ... Title. JAMA Dermatol 2017;153(10):1018-1020 (seen-abstract)'."""
-    parts = [p.rstrip(".") for p in (ref.authors, ref.title) if p]
-    text = ". ".join(parts)
-    if ref.journal:
-        text += f". {ref.journal}"
-    if ref.year:
-        text += f" {ref.year}"
-    if ref.citation:
-        text += f";{ref.citation}"
-    if ref.pmid:
-        text += f". PMID {ref.pmid}"
-    return f"{text} ({ref.certainty.value})"
+    """'Albers LN, ... Title. JAMA Dermatol 2017;153(10):1018-1020. PMID n (seen-abstract)'."""
+    return f"{ref.vancouver(include_doi=False)} ({ref.certainty.value})"
