@@ -13,7 +13,15 @@ from collections.abc import Sequence
 import typer
 from typer.exceptions import TyperException
 
-from ldn_derm.cli import common, knowledge_cmds  # noqa: F401  (registers commands)
+from ldn_derm.cli import (  # noqa: F401  (registers commands)
+    assess,
+    common,
+    knowledge_cmds,
+    prescribe,
+    registry_cmds,
+    serve,
+    simulate,
+)
 from ldn_derm.cli.app import app, err_console
 from ldn_derm.errors import LdnError
 

@@ -1,11 +1,45 @@
-"""The FastAPI application factory. Routers for each front door are mounted here."""
+"""The FastAPI application factory. Routers for each front door are mounted here.
+
+The app keeps no state between requests beyond what is in the database (CDS feedback, the JWT
+replay cache, the registry), so several workers or hosts can serve it behind a load balancer.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import HTMLResponse, Response
 
 from ldn_derm import __version__
+from ldn_derm.errors import (
+    BlockedError,
+    InputError,
+    KnowledgeError,
+    LdnError,
+    UnknownConditionError,
+)
+from ldn_derm.web.app_paths import STATIC_DIR
+from ldn_derm.web.problems import problem, slug_for_status
 from ldn_derm.web.settings import Settings, load_settings
+
+log = logging.getLogger("ldn_derm.web")
+
+
+DESCRIPTION = """Decision support for low-dose naltrexone (LDN) in dermatology.
+
+* **REST API** under `/api/v1`: assess a patient, browse the cited evidence, build a
+  prescription, run the mechanism simulator. Errors are RFC 9457 problem details.
+* **CDS Hooks 2.0** under `/cds-services` (discovery, three services, feedback); every call
+  needs a JWT signed by a trusted EHR.
+
+It supports clinical judgement; it does not replace it.
+"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -13,7 +47,160 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="ldn-derm",
         version=__version__,
-        description="Decision support for low-dose naltrexone (LDN) in dermatology.",
+        description=DESCRIPTION,
+        docs_url=None,  # served below from the vendored Swagger UI (no CDN: no internet)
+        redoc_url=None,
     )
     app.state.settings = settings
+
+    from ldn_derm.web.cds.store import MemoryReplayCache, ReplayCache, create_tables
+    from ldn_derm.web.cds.trust import ClientVerifier
+    from ldn_derm.web.db import make_engine
+
+    engine = make_engine(settings)
+    _create_tables(engine, create_tables)
+    app.state.engine = engine
+    replay = MemoryReplayCache() if settings.jti_cache == "memory" else ReplayCache(engine)
+    app.state.cds_verifier = ClientVerifier(settings, replay) if settings.verify_jwt else None
+    if app.state.cds_verifier is not None:
+        app.state.cds_verifier.jwks.warm_up()
+    if not settings.verify_jwt:
+        log.warning("CDS Hooks JWT verification is OFF (--dev on a loopback address)")
+
+    _install_error_handlers(app)
+    _install_routes(app)
+    _install_middleware(app, settings)
+    _mount_registry(app, settings)
+    _warm_up()
     return app
+
+
+def _warm_up() -> None:
+    """Load what the hot paths need before the first request, then take it out of GC scans.
+
+    The knowledge base, terminology matcher and route tables are long-lived: without
+    `gc.freeze()` every full collection walks them again, which showed as 100+ ms latency
+    spikes under load.
+    """
+    import gc
+
+    from ldn_derm.knowledge import get_knowledge
+    from ldn_derm.patient.terminology import matcher_for
+    from ldn_derm.web.cds.services import services
+
+    matcher_for(get_knowledge())
+    services()
+    gc.collect()
+    gc.freeze()
+
+
+def _create_tables(engine: Any, create: Any) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        create(engine)
+    except OperationalError:  # another worker created them at the same moment
+        create(engine)
+
+
+def _install_routes(app: FastAPI) -> None:
+    from ldn_derm.web.api import router as api_router
+    from ldn_derm.web.cds.routes import router as cds_router
+    from ldn_derm.web.pages import router as pages_router
+
+    app.include_router(api_router, prefix="/api/v1")
+    app.include_router(cds_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="ldn-derm API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    from starlette.middleware.cors import CORSMiddleware
+
+    from ldn_derm.web.middleware import BodySizeLimit, SecurityHeaders
+
+    # CORS (CDS Hooks §CORS, OWASP): an explicit origin allow-list, never "*" with credentials.
+    origins = list(settings.allowed_origins)
+    regex = None
+    if not origins and settings.dev:
+        regex = r"https?://(localhost|127\.0\.0\.1)(:\d+)?"
+    if origins or regex:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_origin_regex=regex,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    from ldn_derm.web.domain import NotAvailableError
+
+    @app.exception_handler(LdnError)
+    async def ldn_error(_request: Request, exc: LdnError) -> Response:
+        if isinstance(exc, NotAvailableError):
+            return problem(503, "not-available", str(exc))
+        if isinstance(exc, UnknownConditionError):
+            return problem(404, "unknown-condition", str(exc))
+        if isinstance(exc, BlockedError):
+            return problem(422, "blocked", str(exc))
+        if isinstance(exc, InputError):
+            return problem(422, "invalid-input", str(exc))
+        if isinstance(exc, KnowledgeError):
+            log.error("knowledge base error: %s", exc)
+            return problem(500, "knowledge-error", str(exc))
+        return problem(422, "invalid-input", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "message": err.get("msg", ""),
+            }
+            for err in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "", "message": "invalid request"}
+        detail = f"{first['field'] or 'request'}: {first['message']}"
+        if len(errors) > 1:
+            detail += f" (and {len(errors) - 1} more)"
+        return problem(422, "validation-error", detail, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem(
+            exc.status_code,
+            slug_for_status(exc.status_code),
+            detail,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal-error", "An unexpected error occurred; it has been logged.")
+
+
+def _mount_registry(app: FastAPI, settings: Settings) -> None:
+    """The outcome registry mounts its own routes when its package is present."""
+    try:
+        from ldn_derm.web.registry import mount_registry
+    except ImportError:
+        return
+    mount_registry(app, settings)

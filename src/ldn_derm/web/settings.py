@@ -30,6 +30,32 @@ class Settings:
     jwks_urls: tuple[str, ...] = ()  # per issuer, same order as trusted_issuers ("" = none)
     jwks_files: tuple[str, ...] = ()  # local JWKS files, same order
     max_body_bytes: int = 8 * 1024 * 1024
+    # where the server listens (set by `ldn serve`); JWT checks are only skipped for --dev on
+    # a loopback address, so a dev server reachable from the network still verifies callers
+    host: str = "127.0.0.1"
+    jwt_algorithms: tuple[str, ...] = ("ES384", "RS384")  # asymmetric only, never none/HS*
+    jwt_max_lifetime_seconds: int = 3600  # tokens valid longer than this are refused
+    jwt_leeway_seconds: int = 60  # clock skew allowed on exp/iat
+    jwks_cache_seconds: int = 300  # how long a fetched JWKS is trusted before refetching
+    fhir_timeout_seconds: float = 5.0  # per FHIR read when the prefetch lacks a key
+    # "database": shared by every worker and host (default); "memory": per process, faster,
+    # but a token replayed to another worker is not caught (use with a single worker only)
+    jti_cache: str = "database"
+
+    @property
+    def verify_jwt(self) -> bool:
+        """CDS Hooks callers must present a signed JWT unless this is a loopback dev server."""
+        return not (self.dev and is_loopback(self.host))
+
+    @property
+    def issuer_keys(self) -> dict[str, tuple[str, str]]:
+        """Trusted issuer -> (JWKS URL, JWKS file); either may be empty."""
+        out: dict[str, tuple[str, str]] = {}
+        for i, iss in enumerate(self.trusted_issuers):
+            url = self.jwks_urls[i] if i < len(self.jwks_urls) else ""
+            path = self.jwks_files[i] if i < len(self.jwks_files) else ""
+            out[iss] = (url, path)
+        return out
 
     @property
     def resolved_database_url(self) -> str:
@@ -48,7 +74,31 @@ _ENV = {
     "jwks_urls": "LDN_JWKS_URLS",
     "jwks_files": "LDN_JWKS_FILES",
     "max_body_bytes": "LDN_MAX_BODY_BYTES",
+    "dev": "LDN_DEV",
+    "host": "LDN_HOST",
+    "jwt_algorithms": "LDN_JWT_ALGORITHMS",
+    "jwt_max_lifetime_seconds": "LDN_JWT_MAX_LIFETIME_SECONDS",
+    "jwt_leeway_seconds": "LDN_JWT_LEEWAY_SECONDS",
+    "jwks_cache_seconds": "LDN_JWKS_CACHE_SECONDS",
+    "fhir_timeout_seconds": "LDN_FHIR_TIMEOUT_SECONDS",
+    "jti_cache": "LDN_JTI_CACHE",
 }
+
+# CDS Hooks forbids `none` and symmetric (HMAC) algorithms; ES384 and RS384 are recommended.
+ASYMMETRIC_ALGORITHMS = (
+    "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"
+)  # fmt: skip
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in {"localhost", "ip6-localhost"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _coerce(name: str, raw: object) -> object:
@@ -60,6 +110,11 @@ def _coerce(name: str, raw: object) -> object:
             return tuple(str(x) for x in raw)
     if "Path" in str(kind):
         return Path(str(raw)).resolve()
+    if kind in ("float", float):
+        try:
+            return float(str(raw))
+        except ValueError:
+            raise InputError(f"setting {name} must be a number, got {raw!r}") from None
     if kind in ("int", int):
         try:
             return int(str(raw))
@@ -92,4 +147,27 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
     for key, raw in overrides.items():
         if raw is not None:
             values[key] = raw
-    return replace(Settings(), **values)  # type: ignore[arg-type]
+    settings = replace(Settings(), **values)  # type: ignore[arg-type]
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    bad = [a for a in settings.jwt_algorithms if a not in ASYMMETRIC_ALGORITHMS]
+    if bad:
+        raise InputError(
+            f"jwt_algorithms may only name asymmetric signature algorithms "
+            f"({', '.join(ASYMMETRIC_ALGORITHMS)}); got {', '.join(bad)}. CDS Hooks forbids "
+            "none and HMAC (symmetric) algorithms"
+        )
+    if len(settings.jwks_urls) > len(settings.trusted_issuers) or len(settings.jwks_files) > len(
+        settings.trusted_issuers
+    ):
+        raise InputError(
+            "jwks_urls and jwks_files are given per trusted issuer, in the same order; "
+            "there are more of them than trusted_issuers"
+        )
+    if settings.jti_cache not in {"database", "memory"}:
+        raise InputError(f"jti_cache must be 'database' or 'memory' (got {settings.jti_cache!r})")
+    if settings.max_body_bytes < 1024:
+        raise InputError("max_body_bytes must be at least 1024")

@@ -1,0 +1,192 @@
+"""Turn the core's findings into CDS Hooks cards (a card is a rendering of a finding).
+
+The rules live in the core (ldn_derm.assess / ldn_derm.regimen, reached through
+ldn_derm.web.domain); this module only decides which orders concern us and how a finding looks
+as a card: summary under 140 characters, Markdown detail with citations, the source reference,
+override reasons, and uuids on cards and suggestions so that feedback can refer to them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+from typing import Any
+
+from ldn_derm.knowledge import get_knowledge
+from ldn_derm.web import domain, views
+from ldn_derm.web.cds.services import ServiceDef
+from ldn_derm.web.settings import Settings
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+SUMMARY_MAX = 139  # the spec asks for "<140-character" summaries
+
+# Example override reasons from the HL7 CDS Hooks 3.0 ballot code system (STANDARDS.md §1.6).
+OVERRIDE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+OVERRIDE_REASONS = [
+    ("cds-not-applicable", "Does not apply to this patient"),
+    ("recipient-disagrees-evidence", "I disagree with the evidence"),
+    ("does-not-align-preferences", "Patient's informed preference"),
+    ("not-convenient-feasible", "Not feasible in this situation"),
+]
+INDICATOR = {
+    "critical": "critical",
+    "contraindicated": "critical",
+    "blocked": "critical",
+    "warning": "warning",
+    "caution": "warning",
+    "info": "info",
+}
+
+
+@lru_cache(maxsize=1)
+def _naltrexone_terms() -> tuple[frozenset[str], tuple[str, ...]]:
+    """RxCUIs and lower-case names that identify naltrexone in an order."""
+    kb = get_knowledge()
+    ingredient = kb.drug.ingredient
+    codes: set[str] = set()
+    names: set[str] = {kb.drug.name.lower()}
+    for ing in kb.terminology.ingredients:
+        if ing.id == ingredient:
+            if ing.rxcui:
+                codes.add(ing.rxcui)
+            names |= {ing.name.lower(), *(s.lower() for s in ing.synonyms)}
+    for product in kb.terminology.products:
+        if ingredient in product.ingredients:
+            if product.rxcui:
+                codes.add(product.rxcui)
+            names |= {product.name.lower(), *(a.lower() for a in product.aliases)}
+    return frozenset(codes), tuple(sorted(n for n in names if n))
+
+
+def is_naltrexone(resource: dict[str, Any]) -> bool:
+    concept = resource.get("medicationCodeableConcept")
+    if not isinstance(concept, dict):
+        return False
+    codes, names = _naltrexone_terms()
+    texts = [str(concept.get("text") or "")]
+    for coding in concept.get("coding") or []:
+        if not isinstance(coding, dict):
+            continue
+        if coding.get("system") == RXNORM and str(coding.get("code")) in codes:
+            return True
+        texts.append(str(coding.get("display") or ""))
+    blob = " ".join(texts).lower()
+    return any(name in blob for name in names)
+
+
+def draft_naltrexone_orders(body: dict[str, Any]) -> list[dict[str, Any]]:
+    bundle = (body.get("context") or {}).get("draftOrders") or {}
+    out = []
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if (
+            isinstance(resource, dict)
+            and resource.get("resourceType") == "MedicationRequest"
+            and is_naltrexone(resource)
+        ):
+            out.append(resource)
+    return out
+
+
+def needs_data(service: ServiceDef, body: dict[str, Any]) -> bool:
+    """False when the answer is no cards whatever the record says (cheap, before any fetch)."""
+    if service.hook == "patient-view":
+        return True
+    return bool(draft_naltrexone_orders(body))
+
+
+def advise(
+    service: ServiceDef,
+    body: dict[str, Any],
+    resources: dict[str, list[dict[str, Any]]],
+    settings: Settings,
+) -> dict[str, Any]:
+    records = [r for key in resources for r in resources[key]]
+    if service.hook == "patient-view":
+        findings = domain.cds_patient_view_findings(records)
+    else:
+        orders = draft_naltrexone_orders(body)
+        findings = domain.cds_order_findings(records, orders)
+    cards = [render_card(f, settings) for f in findings]
+    order = {"critical": 0, "warning": 1, "info": 2}
+    cards.sort(key=lambda c: order[c["indicator"]])
+    return {"cards": cards}
+
+
+def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
+
+
+@lru_cache(maxsize=512)
+def _reference_line(ref_id: str) -> str:
+    ref = get_knowledge().references[ref_id]
+    link = views.reference_link(ref)
+    return f"- {views.reference_text(ref)}" + (f" <{link}>" if link else "")
+
+
+def render_card(finding: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A card from a finding dict: code, severity, summary, detail, references, and optionally
+    `suggestion` ({label, resource}) and `link_path` (a page of the app)."""
+    kb = get_knowledge()
+    base = settings.public_base_url.rstrip("/")
+    refs = [r for r in finding.get("references", []) if r in kb.references]
+    detail = str(finding.get("detail") or "")
+    if refs:
+        detail += "\n\n**References**\n\n" + "\n".join(_reference_line(r) for r in refs)
+    first = kb.references[refs[0]] if refs else None
+    source: dict[str, Any] = {
+        "label": f"ldn-derm (knowledge base {kb.meta.version})"
+        + (f": {first.short()}" if first else ""),
+        "url": (views.reference_link(first) if first else None) or f"{base}/references",
+        "topic": {
+            "system": f"{base}/cds/topics",
+            "code": str(finding.get("code", "ldn")),
+            "display": shorten(str(finding.get("topic") or finding.get("code") or "LDN"), 100),
+        },
+    }
+    indicator = INDICATOR.get(str(finding.get("severity", "info")), "info")
+    card: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "summary": shorten(str(finding["summary"])),
+        "indicator": indicator,
+        "detail": detail.strip() or None,
+        "source": source,
+    }
+    if card["detail"] is None:
+        del card["detail"]
+    suggestion = finding.get("suggestion")
+    if suggestion:
+        card["suggestions"] = [
+            {
+                "label": suggestion["label"],
+                "uuid": str(uuid.uuid4()),
+                "isRecommended": True,
+                "actions": [
+                    {
+                        "type": "update",
+                        "description": suggestion.get("description", suggestion["label"]),
+                        "resource": suggestion["resource"],
+                    }
+                ],
+            }
+        ]
+        card["selectionBehavior"] = "at-most-one"
+    if indicator != "info":
+        card["overrideReasons"] = [
+            {"system": OVERRIDE_SYSTEM, "code": code, "display": display}
+            for code, display in OVERRIDE_REASONS
+        ]
+    link_path = finding.get("link_path")
+    if link_path:
+        card["links"] = [
+            {
+                "label": str(finding.get("link_label") or "Open in ldn-derm"),
+                "url": base + str(link_path),
+                "type": "absolute",
+            }
+        ]
+    return card

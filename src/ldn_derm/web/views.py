@@ -1,0 +1,96 @@
+"""Knowledge-base objects as plain JSON-ready dicts, shared by the REST API and the pages."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from ldn_derm.knowledge import KnowledgeBase, get_knowledge
+from ldn_derm.knowledge.models import EvidenceEntry, Reference
+
+
+def reference_text(ref: Reference) -> str:
+    """Vancouver-like one-line citation."""
+    parts = [p for p in (ref.authors, ref.title) if p]
+    text = ". ".join(parts)
+    if ref.journal:
+        text += f". {ref.journal}"
+    if ref.year:
+        text += f" {ref.year}"
+    if ref.citation:
+        text += f";{ref.citation}"
+    return text + "."
+
+
+def reference_link(ref: Reference) -> str | None:
+    if ref.doi:
+        return f"https://doi.org/{ref.doi}"
+    if ref.pmid:
+        return f"https://pubmed.ncbi.nlm.nih.gov/{ref.pmid}/"
+    return ref.url
+
+
+def reference_dict(ref: Reference) -> dict[str, Any]:
+    data = ref.model_dump(mode="json")
+    data["text"] = reference_text(ref)
+    data["link"] = reference_link(ref)
+    return data
+
+
+def evidence_dict(kb: KnowledgeBase, e: EvidenceEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "condition": e.condition,
+        "study": e.study,
+        "design": e.design.value,
+        "n": e.n,
+        "dose": e.dose.label() if e.dose else None,
+        "dose_low_mg_per_day": e.dose.low if e.dose else None,
+        "dose_high_mg_per_day": e.dose.high if e.dose else None,
+        "dose_class": kb.dose_class(e),
+        "dose_note": e.dose_note,
+        "duration": e.duration,
+        "outcome": e.outcome.value,
+        "effect": e.effect,
+        "measures": list(e.measures),
+        "time_to_response": e.time_to_response,
+        "adverse_events": e.adverse_events,
+        "conflicts": e.conflicts,
+        "certainty": e.certainty.value,
+        "references": list(e.refs),
+    }
+
+
+def condition_summary(kb: KnowledgeBase, condition_id: str) -> dict[str, Any]:
+    s = kb.summarize(condition_id)
+    c = s.condition
+    return {
+        "id": c.id,
+        "name": c.name,
+        "group": c.group,
+        "icd10cm": [x.code for x in c.icd10cm],
+        "snomed": [x.code for x in c.snomed],
+        "studies": s.studies,
+        "improved": s.positive,
+        "mixed_or_no_benefit": s.negative_or_mixed,
+        "low_dose_studies": s.low_dose_studies,
+        "doses": s.doses_mg_per_day,
+        "summary": s.line(),
+        "note": c.note,
+    }
+
+
+@lru_cache(maxsize=1)
+def conditions_with_evidence() -> tuple[str, ...]:
+    kb = get_knowledge()
+    return tuple(cid for cid in kb.conditions if kb.evidence_for(cid))
+
+
+def evidence_page(kb: KnowledgeBase, condition_id: str) -> dict[str, Any]:
+    entries = kb.evidence_for(condition_id)
+    ref_ids = sorted({r for e in entries for r in e.refs})
+    return {
+        "condition": condition_summary(kb, condition_id),
+        "evidence": [evidence_dict(kb, e) for e in entries],
+        "references": [reference_dict(kb.references[r]) for r in ref_ids],
+    }

@@ -1,0 +1,91 @@
+"""REST API and pages for prescribing: regimen, MedicationRequest, handout PDF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+TITRATION: dict[str, Any] = {
+    "condition": "psoriasis",
+    "start_mg": 1.5,
+    "target_mg": 4.5,
+    "step_mg": 1.5,
+    "interval_days": 7,
+}
+
+
+def test_prescribe_returns_schedule_and_medication_request(dev_client: TestClient) -> None:
+    response = dev_client.post("/api/v1/prescribe", json=TITRATION)
+    assert response.status_code == 200, response.text
+    rx = response.json()
+    assert [s["dose_mg"] for s in rx["schedule"]["steps"]] == [1.5, 3.0, 4.5]
+    assert rx["medication_request"]["resourceType"] == "MedicationRequest"
+    assert rx["condition"]["id"] == "psoriasis"
+    assert rx["monitoring"]["references"]
+
+
+def test_medication_request_download(dev_client: TestClient) -> None:
+    response = dev_client.post("/api/v1/prescribe/medication-request", json=TITRATION)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.json()["resourceType"] == "MedicationRequest"
+
+
+def test_handout_pdf(dev_client: TestClient) -> None:
+    response = dev_client.post("/api/v1/prescribe/handout.pdf", json=TITRATION)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+
+
+def test_dose_outside_low_dose_range_is_a_clear_422(dev_client: TestClient) -> None:
+    response = dev_client.post(
+        "/api/v1/prescribe", json={"condition": "psoriasis", "target_mg": 45}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["type"].endswith("#invalid-input")
+    assert "45" in body["detail"] and "low-dose" in body["detail"]
+
+
+def test_unknown_condition_is_404(dev_client: TestClient) -> None:
+    response = dev_client.post("/api/v1/prescribe", json={"condition": "gout", "target_mg": 3})
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("#unknown-condition")
+
+
+def test_prescribe_page_htmx_preview_and_downloads(dev_client: TestClient) -> None:
+    form = {k: str(v) for k, v in TITRATION.items()} | {"preset": "", "days": "90"}
+    fragment = dev_client.post("/ui/prescribe", data=form, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text and 'id="schedule"' in fragment.text
+    full = dev_client.post("/ui/prescribe", data=form)  # no JavaScript: the whole page
+    assert "<html" in full.text and 'id="schedule"' in full.text
+    pdf = dev_client.post("/ui/prescribe/handout.pdf", data=form)
+    assert pdf.content.startswith(b"%PDF-")
+    resource = dev_client.post("/ui/prescribe/medication-request.json", data=form).json()
+    assert resource["resourceType"] == "MedicationRequest"
+    bad = dev_client.post(
+        "/ui/prescribe", data={**form, "target_mg": "45"}, headers={"HX-Request": "true"}
+    )
+    assert bad.status_code == 422 and 'role="alert"' in bad.text
+
+
+def test_prescribing_for_an_opioid_user_is_blocked_without_a_reason(
+    dev_client: TestClient,
+) -> None:
+    from web_helpers import synthea_bundle
+
+    bundle = synthea_bundle("Chet_Thompson")  # active oxycodone
+    blocked = dev_client.post("/api/v1/prescribe", json={**TITRATION, "bundle": bundle})
+    assert blocked.status_code == 422
+    assert blocked.json()["type"].endswith("#blocked")
+    assert "opioid" in blocked.json()["detail"].lower()
+    reason = "Opioid stopped yesterday; patient informed of the risk."
+    allowed = dev_client.post(
+        "/api/v1/prescribe", json={**TITRATION, "bundle": bundle, "override_reason": reason}
+    )
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["override_reason"] == reason

@@ -1,0 +1,137 @@
+"""Prefetch resolution: null keys, OperationOutcome, and fetching from the EHR's FHIR server."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from web_helpers import prefetch_from_bundle, synthea_bundle
+
+from ldn_derm.web.cds.prefetch import PrefetchMissingError, fill_template, gather
+from ldn_derm.web.cds.services import services
+
+
+def order_sign() -> Any:
+    return services()["ldn-order-sign"]
+
+
+def test_fill_template_escapes_and_requires_tokens() -> None:
+    assert fill_template("Patient/{{context.patientId}}", {"patientId": "a b"}) == "Patient/a%20b"
+    assert fill_template("Patient/{{context.patientId}}", {}) is None
+    assert fill_template("Condition?patient={{ context.patientId }}", {"patientId": 7}) == (
+        "Condition?patient=7"
+    )
+
+
+def test_null_prefetch_means_found_nothing() -> None:
+    body = {
+        "context": {"patientId": "p"},
+        "prefetch": {
+            "patient": {"resourceType": "Patient", "id": "p"},
+            "conditions": None,
+            "medications": None,
+        },
+    }
+    got = asyncio.run(gather(order_sign(), body, 1.0))
+    assert got["conditions"] == [] and got["medications"] == []
+    assert got["patient"][0]["id"] == "p"
+
+
+@pytest.fixture()
+def fhir_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A small FHIR server answering from a Synthea record; records what it was asked."""
+    bundle = synthea_bundle("Chet_Thompson")
+    pid, prefetch = prefetch_from_bundle(bundle)
+    seen: list[dict[str, Any]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            seen.append(
+                {
+                    "path": url.path,
+                    "query": parse_qs(url.query),
+                    "auth": self.headers.get("Authorization"),
+                }
+            )
+            resource = url.path.rsplit("/", 2)
+            body: Any
+            if url.path.endswith(f"/Patient/{pid}"):
+                body = prefetch["patient"]
+            elif resource[-1] == "Condition":
+                body = prefetch["conditions"]
+            elif resource[-1] == "MedicationRequest":
+                body = prefetch["medications"]
+            else:
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.end_headers()
+            self.wfile.write(
+                json.dumps(
+                    body or {"resourceType": "Bundle", "type": "searchset", "entry": []}
+                ).encode()
+            )
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/fhir", seen
+    finally:
+        server.shutdown()
+
+
+def test_missing_keys_are_fetched_with_the_token(
+    fhir_server: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, seen = fhir_server
+    bundle = synthea_bundle("Chet_Thompson")
+    pid, prefetch = prefetch_from_bundle(bundle)
+    body = {
+        "context": {"patientId": pid},
+        "prefetch": {"patient": prefetch["patient"]},
+        "fhirServer": url,
+        "fhirAuthorization": {
+            "access_token": "secret-token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "user/*.read",
+            "subject": "ldn",
+        },
+    }
+    got = asyncio.run(gather(order_sign(), body, 2.0))
+    assert len(got["medications"]) == len(prefetch["medications"]["entry"])
+    assert len(got["conditions"]) == len(prefetch["conditions"]["entry"])
+    asked = {s["path"] for s in seen}
+    assert {"/fhir/Condition", "/fhir/MedicationRequest"} <= asked  # the keys not prefetched
+    assert asked <= {"/fhir/Condition", "/fhir/MedicationRequest", "/fhir/Observation"}
+    assert all(s["auth"] == "Bearer secret-token" for s in seen)
+    assert all(s["query"]["patient"] == [pid] for s in seen)
+
+
+def test_unreachable_fhir_server_is_412() -> None:
+    body = {
+        "context": {"patientId": "p"},
+        "fhirServer": "http://127.0.0.1:9/fhir",
+        "fhirAuthorization": {
+            "access_token": "t",
+            "token_type": "Bearer",
+            "expires_in": 1,
+            "scope": "x",
+            "subject": "y",
+        },
+    }
+    with pytest.raises(PrefetchMissingError) as err:
+        asyncio.run(gather(order_sign(), body, 0.5))
+    assert set(err.value.keys) == {"patient", "conditions", "medications"}
