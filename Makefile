@@ -55,7 +55,8 @@ pytest: setup system-deps services
 
 test: lint typecheck pytest
 
-bench: setup
+bench: setup services
+	@bash scripts/system-deps.sh bench
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
 clean:

@@ -16,7 +16,7 @@ json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-5, 100)
-    | st.floats(allow_nan=False)
+    | st.floats(allow_nan=False, allow_infinity=False)  # JSON has neither
     | st.text(max_size=8),
     lambda children: (
         st.lists(children, max_size=3)
