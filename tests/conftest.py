@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,3 +20,21 @@ def synthea_bundles() -> list[Path]:
     if not bundles:
         pytest.skip(f"shared Synthea bundles not found in {SYNTHEA}")
     return bundles
+
+
+# In CI (CI=true) a missing prerequisite must not hide behind a skip: the shared Synthea data,
+# Debian's Chromium and the PostgreSQL server are all provided there, so their absence is a
+# failure. Locally the same tests skip with the reason shown.
+_PREREQUISITES = re.compile(r"synthea|chromium|postgres", re.IGNORECASE)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI", "").lower() != "true" or not report.skipped:
+        return
+    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+    if _PREREQUISITES.search(reason):
+        report.outcome = "failed"
+        report.longrepr = f"prerequisite missing in CI: {reason}"
