@@ -36,11 +36,11 @@ class ConditionSummary:
     references: list[str]
 
     def line(self) -> str:
-        doses = ", ".join(self.doses_mg_per_day) or "dose not reported"
+        doses = "doses " + ", ".join(self.doses_mg_per_day) if self.doses_mg_per_day else ""
         return (
             f"{self.condition.name}: {self.studies} stud{'y' if self.studies == 1 else 'ies'}, "
             f"{self.positive} improved, {self.negative_or_mixed} mixed/no benefit/worse; "
-            f"doses {doses}"
+            f"{doses or 'doses not reported'}"
         )
 
 
