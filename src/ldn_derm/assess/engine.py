@@ -21,8 +21,14 @@ from ldn_derm.patient.profile import PatientProfile
 from ldn_derm.patient.terminology import matcher_for
 
 
-def assess(profile: PatientProfile, kb: KnowledgeBase | None = None) -> Assessment:
+def assess(
+    profile: PatientProfile, kb: KnowledgeBase | None = None, *, comparators: bool = True
+) -> Assessment:
     """The LDN assessment of one patient profile.
+
+    `comparators=False` leaves out the comparator table (and the not-assessed notes only it
+    raises): callers that never show it (CDS cards, on every order signature) skip its cost.
+    Candidacy, indications and findings do not depend on it.
 
     Candidacy: 'contraindicated' if any finding is a contraindication; otherwise
     'no-indication' unless an active condition matches an LDN indication with at least one
@@ -34,7 +40,7 @@ def assess(profile: PatientProfile, kb: KnowledgeBase | None = None) -> Assessme
     found, indication_notes = indications(ctx)
     findings: list[Finding] = [*opioid_findings(ctx), *safety_findings(ctx), *indication_notes]
     findings.sort(key=lambda f: f.severity.rank)  # stable: rule order within a severity
-    comparators = comparator_results(ctx)
+    compared = comparator_results(ctx) if comparators else []
 
     severities = {f.severity for f in findings}
     if Severity.CONTRAINDICATED in severities:
@@ -59,7 +65,7 @@ def assess(profile: PatientProfile, kb: KnowledgeBase | None = None) -> Assessme
         candidacy=candidacy,
         indications=found,
         findings=findings,
-        comparators=comparators,
+        comparators=compared,
         not_assessed=not_assessed,
         knowledge_base=KnowledgeVersion(version=kb.meta.version, reviewed=kb.meta.reviewed),
     )

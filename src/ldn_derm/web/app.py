@@ -108,8 +108,10 @@ def _install_routes(app: FastAPI) -> None:
     from ldn_derm.web.cds.routes import router as cds_router
     from ldn_derm.web.pages import router as pages_router
 
-    app.include_router(api_router, prefix="/api/v1")
+    # Routes are matched in order: the CDS services come first because an EHR calls them on
+    # every order signature (matching through the API's many routes first cost tens of µs).
     app.include_router(cds_router)
+    app.include_router(api_router, prefix="/api/v1")
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -222,7 +222,7 @@ def _cds_assessment(records: list[dict[str, Any]]) -> Assessment:
     from ldn_derm.patient import profile_from_resources
 
     profile = profile_from_resources(records, as_of=date.today(), source="cds-prefetch")
-    return run(profile)
+    return run(profile, comparators=False)  # no card shows the comparator table
 
 
 def cds_patient_view_findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -128,6 +128,17 @@ def _reference_line(ref_id: str) -> str:
     return f"- {views.reference_text(ref)}" + (f" <{link}>" if link else "")
 
 
+@lru_cache(maxsize=512)
+def _source_label_and_link(first_ref: str | None) -> tuple[str, str | None]:
+    """The card source's label and link for its first reference (the same for every call)."""
+    kb = get_knowledge()
+    label = f"ldn-derm (knowledge base {kb.meta.version})"
+    if first_ref is None:
+        return label, None
+    ref = kb.references[first_ref]
+    return f"{label}: {ref.short()}", views.reference_link(ref)
+
+
 def render_card(finding: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """A card from a finding dict: code, severity, summary, detail, references, and optionally
     `suggestion` ({label, resource}) and `link_path` (a page of the app)."""
@@ -137,11 +148,10 @@ def render_card(finding: dict[str, Any], settings: Settings) -> dict[str, Any]:
     detail = str(finding.get("detail") or "")
     if refs:
         detail += "\n\n**References**\n\n" + "\n".join(_reference_line(r) for r in refs)
-    first = kb.references[refs[0]] if refs else None
+    label, link = _source_label_and_link(refs[0] if refs else None)
     source: dict[str, Any] = {
-        "label": f"ldn-derm (knowledge base {kb.meta.version})"
-        + (f": {first.short()}" if first else ""),
-        "url": (views.reference_link(first) if first else None) or f"{base}/references",
+        "label": label,
+        "url": link or f"{base}/references",
         "topic": {
             "system": f"{base}/cds/topics",
             "code": str(finding.get("code", "ldn")),

@@ -98,7 +98,9 @@ def _json(data: Any, status: int = 200) -> Response:
 def _audiences(request: Request, *extra_paths: str) -> list[str]:
     """The URL being called, under the configured public base URL (and its trailing-slash twin)."""
     base = request.app.state.settings.public_base_url.rstrip("/")
-    paths = [request.url.path, *extra_paths]
+    # scope["path"], not request.url.path: building the full URL object costs ~10 µs a call,
+    # and the CDS paths (our own service ids) need none of its escaping.
+    paths = [request.scope["path"], *extra_paths]
     out: list[str] = []
     for path in paths:
         url = base + path

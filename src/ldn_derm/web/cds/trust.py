@@ -21,6 +21,7 @@ from typing import Any
 
 import jwt
 import orjson
+from cryptography.hazmat.primitives.asymmetric import ec, rsa  # loaded by jwt anyway
 
 from ldn_derm.web.cds.store import MemoryReplayCache, ReplayCache
 from ldn_derm.web.settings import Settings
@@ -262,8 +263,6 @@ def _b64url(segment: bytes) -> bytes:
 
 def _key_fits(alg: str, key: Any) -> bool:
     """RS*/PS* need an RSA public key; ES* an EC key on the algorithm's curve."""
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
     if alg.startswith(("RS", "PS")):
         return isinstance(key, rsa.RSAPublicKey)
     if alg in _CURVES:
