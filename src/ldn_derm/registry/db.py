@@ -70,7 +70,11 @@ def make_engine(url: str) -> Engine:
         if path is None:
             raise InputError("the registry needs an SQLite file, not an in-memory database")
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,  # a logged database error must not carry names or notes
+        )
         _tune_sqlite(engine)
         return engine
     if backend == "postgresql":
@@ -80,7 +84,7 @@ def make_engine(url: str) -> Engine:
             )
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     raise InputError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
 
 

@@ -164,8 +164,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, InputError):
             return problem(422, "invalid-input", str(exc))
         if isinstance(exc, KnowledgeError):
+            # the message names data files (and may hold OS paths): for the log, not the client
             log.error("knowledge base error: %s", exc)
-            return problem(500, "knowledge-error", str(exc))
+            return problem(
+                500,
+                "knowledge-error",
+                "The server's knowledge base could not be used; the problem has been logged.",
+            )
         return problem(422, "invalid-input", str(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -103,8 +103,10 @@ class SecurityHeaders:
                 message["headers"] = headers
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"no-referrer"))
+                # SVG can carry script when opened directly: it gets the page policy too
                 is_html = any(
-                    k == b"content-type" and v.startswith(b"text/html") for k, v in headers
+                    k == b"content-type" and v.startswith((b"text/html", b"image/svg+xml"))
+                    for k, v in headers
                 )
                 if is_html:
                     csp = DOCS_CSP if path.startswith("/docs") else PAGE_CSP

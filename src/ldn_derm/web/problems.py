@@ -29,7 +29,20 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Refused for a clinical reason",
         "The action was refused because of a contraindication; the detail says which.",
     ),
+    "forbidden": (
+        "Forbidden",
+        "You are logged in, but your role may not do this, or the request lacks its "
+        "CSRF token (X-CSRF-Token).",
+    ),
     "not-found": ("Not found", "There is nothing at this address."),
+    "conflict": (
+        "Conflict",
+        "The record was changed by someone else, or the name is already taken; reload and retry.",
+    ),
+    "too-many-requests": (
+        "Too many requests",
+        "Too many failed attempts; wait for the time given in Retry-After.",
+    ),
     "method-not-allowed": ("Method not allowed", "This address does not accept that method."),
     "payload-too-large": (
         "Request body too large",
@@ -66,12 +79,15 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
 _STATUS_SLUG = {
     400: "invalid-input",
     401: "unauthorized",
+    403: "forbidden",
     404: "not-found",
     405: "method-not-allowed",
+    409: "conflict",
     412: "precondition-failed",
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "validation-error",
+    429: "too-many-requests",
     500: "internal-error",
     503: "not-available",
 }

@@ -17,6 +17,11 @@ from ldn_derm.web.cds.services import ServiceDef
 
 _TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z0-9_]+)\s*\}\}")
 _MAX_PAGES = 5  # follow searchset `next` links at most this often per key
+# The fhirServer URL comes from the request: cap what one read may cost us. A page larger than
+# this is treated as a failed read; the deadline bounds a server that drips bytes slowly (the
+# per-read timeout alone restarts with every chunk).
+MAX_FHIR_RESPONSE_BYTES = 16 * 1024 * 1024
+_DEADLINE_READS = 3  # all reads of one call together: this many times the per-read timeout
 
 
 class PrefetchMissingError(Exception):
@@ -67,10 +72,36 @@ def _next_link(bundle: dict[str, Any]) -> str | None:
     return None
 
 
+def _usable_server(server: Any, loopback_only: bool) -> bool:
+    """An http(s) fhirServer URL; with `loopback_only` (JWT checks off: --dev on loopback) it
+    must also point at this machine, so an unauthenticated caller cannot make us fetch from
+    other hosts."""
+    if not isinstance(server, str) or not server.lower().startswith(("http://", "https://")):
+        return False
+    if not loopback_only:
+        return True
+    from urllib.parse import urlsplit
+
+    from ldn_derm.web.settings import is_loopback
+
+    try:
+        host = urlsplit(server).hostname
+    except ValueError:
+        return False
+    return bool(host) and is_loopback(str(host))
+
+
 async def gather(
-    service: ServiceDef, body: dict[str, Any], timeout: float
+    service: ServiceDef,
+    body: dict[str, Any],
+    timeout: float,
+    *,
+    loopback_only: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get."""
+    """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get.
+
+    Call it only for a verified caller; `loopback_only` restricts fhirServer to this machine
+    (for the --dev server that skips JWT verification)."""
     prefetch = body.get("prefetch")
     prefetch = prefetch if isinstance(prefetch, dict) else {}
     raw_context = body.get("context")
@@ -78,7 +109,7 @@ async def gather(
     server = body.get("fhirServer")
     auth = body.get("fhirAuthorization")
     token = auth.get("access_token") if isinstance(auth, dict) else None
-    can_fetch = isinstance(server, str) and server.startswith(("http://", "https://")) and token
+    can_fetch = _usable_server(server, loopback_only) and isinstance(token, str) and token
 
     out: dict[str, list[dict[str, Any]]] = {}
     to_fetch: dict[str, str] = {}
@@ -124,15 +155,15 @@ async def _fetch_all(
             if url is None:
                 break
             try:
-                response = await client.get(url)
-            except httpx.HTTPError:
+                status, content = await _read_capped(client, url)
+            except (httpx.HTTPError, _TooLargeError):
                 return None
-            if response.status_code == 404 and not found:
+            if status == 404 and not found:
                 return []  # an instance read that found nothing, like a null prefetch
-            if response.status_code != 200:
+            if status != 200:
                 return None
             try:
-                data = orjson.loads(response.content)
+                data = orjson.loads(content)
             except orjson.JSONDecodeError:
                 return None
             if _is_failure(data):
@@ -143,6 +174,34 @@ async def _fetch_all(
                 break  # never send the token to another host
         return found
 
-    async with httpx.AsyncClient(timeout=timeout, headers=headers) as client:
-        results = await asyncio.gather(*(one(client, q) for q in queries.values()))
+    # follow_redirects=False (httpx's default, stated here): a redirect is a failed read, so
+    # the token never follows one to another host.
+    async with httpx.AsyncClient(
+        timeout=timeout, headers=headers, follow_redirects=False
+    ) as client:
+        try:
+            async with asyncio.timeout(timeout * _DEADLINE_READS):
+                results = await asyncio.gather(*(one(client, q) for q in queries.values()))
+        except TimeoutError:
+            return {}
     return {k: r for k, r in zip(queries, results, strict=True) if r is not None}
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+async def _read_capped(client: Any, url: str) -> tuple[int, bytes]:
+    """GET `url`; the status and the body, refusing bodies over MAX_FHIR_RESPONSE_BYTES."""
+    async with client.stream("GET", url) as response:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_FHIR_RESPONSE_BYTES:
+            raise _TooLargeError
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_FHIR_RESPONSE_BYTES:
+                raise _TooLargeError
+            chunks.append(chunk)
+        return int(response.status_code), b"".join(chunks)

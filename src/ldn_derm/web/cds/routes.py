@@ -209,7 +209,13 @@ async def call_service(service_id: str, request: Request) -> Response:
         return _json({"cards": []})  # e.g. no naltrexone among the draft orders
     settings = request.app.state.settings
     try:
-        resources = await gather(service, body, settings.fhir_timeout_seconds)
+        # without JWT checks (--dev on loopback) fhirServer may only name this machine
+        resources = await gather(
+            service,
+            body,
+            settings.fhir_timeout_seconds,
+            loopback_only=request.app.state.cds_verifier is None,
+        )
     except PrefetchMissingError as exc:
         return problem(
             412,

@@ -29,6 +29,9 @@ from ldn_derm.web.settings import Settings
 log = logging.getLogger("ldn_derm.web.cds.trust")
 
 
+MAX_JWKS_BYTES = 256 * 1024
+
+
 class UntrustedError(Exception):
     """The caller is not authenticated; the message is for our log, never the token itself."""
 
@@ -136,9 +139,14 @@ class JwksStore:
         import httpx
 
         try:
-            response = httpx.get(url, timeout=self.timeout, follow_redirects=False)
-            response.raise_for_status()
-            return _parse_jwks(_read_json(response.content))
+            with httpx.stream("GET", url, timeout=self.timeout, follow_redirects=False) as response:
+                response.raise_for_status()
+                raw = b""
+                for chunk in response.iter_bytes():
+                    raw += chunk
+                    if len(raw) > MAX_JWKS_BYTES:  # a JWKS is a few keys, never megabytes
+                        raise ValueError("the JWKS is too large")
+            return _parse_jwks(_read_json(raw))
         except (httpx.HTTPError, ValueError) as exc:
             raise UntrustedError(f"cannot fetch JWKS from {url}: {type(exc).__name__}") from None
 

@@ -3,7 +3,8 @@
 Authentication is the same session cookie as the pages: POST /session with JSON
 {"username", "password"} logs in and returns the CSRF token that every later write must send in
 the X-CSRF-Token header. Anonymous requests get 401; a role that may not do something gets 403;
-another clinic's patient is 404 (its existence is not revealed). Errors are JSON:
+another clinic's patient is 404 (its existence is not revealed). Errors are problem details
+(application/problem+json: type, title, status, detail) with the registry's own members
 {"error": <kind>, "message": <text for people>, "fields": {<field>: <problem>}}.
 Updates (PATCH) must send the `version` they read; a stale version answers 409.
 """
@@ -55,6 +56,10 @@ def _json(data: object, status: int = 200) -> Response:
 @router.post("/session", summary="Log in (JSON body: username, password)")
 def login(request: Request, body: JsonBody) -> Response:
     web = registry_web(request)
+    # A body without Content-Type is parsed as JSON too, and a cross-site page can send one
+    # without a CORS preflight: insist on JSON so no other site can log a browser in.
+    if "json" not in request.headers.get("content-type", "").lower():
+        raise InputError("send the login as JSON (Content-Type: application/json)")
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise InputError("send a JSON object with a username and a password")

@@ -38,6 +38,7 @@ from ldn_derm.registry.errors import (
     RegistryInputError,
 )
 from ldn_derm.registry.vocab import Role
+from ldn_derm.web.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES, slug_for_status
 from ldn_derm.web.registry.state import RegistryWeb, client_ip, registry_web
 
 SESSION_COOKIE = "ldn_registry_session"
@@ -178,10 +179,21 @@ def status_of(exc: LdnError) -> int:
 
 
 def problem_json(exc: LdnError) -> JSONResponse:
-    body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
+    """RFC 9457 problem details like the rest of /api (`type`, `title`, `status`, `detail`),
+    plus the registry's own `error`, `message` and `fields` members."""
+    status = status_of(exc)
+    slug = "invalid-input" if status == 422 else slug_for_status(status)
+    body: dict[str, Any] = {
+        "type": f"/problems#{slug}",
+        "title": PROBLEM_TYPES.get(slug, PROBLEM_TYPES["http-error"])[0],
+        "status": status,
+        "detail": str(exc),
+        "error": type(exc).__name__,
+        "message": str(exc),
+    }
     if isinstance(exc, RegistryInputError) and exc.fields:
         body["fields"] = exc.fields
-    response = JSONResponse(body, status_code=status_of(exc))
+    response = JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
     if isinstance(exc, RateLimitedError):
         response.headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, AuthenticationError):
