@@ -49,7 +49,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the environment, not a bug: a folder or file we cannot use
+        where = f": {exc.filename}" if exc.filename else ""
+        err_console.print(f"ldn: error: {exc.strerror or exc}{where}", markup=False)
+        return 2
     except Exception as exc:  # a bug: say so in one line, keep the traceback for LDN_DEBUG
+        if _is_database_unreachable(exc):
+            first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            err_console.print(f"ldn: error: cannot use the database: {first}", markup=False)
+            return 2
         if os.environ.get("LDN_DEBUG"):
             raise
         err_console.print(
@@ -59,6 +67,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def _is_database_unreachable(exc: Exception) -> bool:
+    """SQLAlchemy's connection errors, recognised without importing SQLAlchemy here."""
+    kind = type(exc)
+    return kind.__module__ == "sqlalchemy.exc" and kind.__name__ in {
+        "OperationalError",
+        "InterfaceError",
+    }
 
 
 def main() -> None:

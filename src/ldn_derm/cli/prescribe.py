@@ -58,9 +58,13 @@ def _start_date(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InputError(f"start date '{value}' is not a date (use YYYY-MM-DD)") from None
+    from ldn_derm.regimen.schedule import check_start_date
+
+    check_start_date(day)  # before the patient is read at this date
+    return day
 
 
 def _check_out(out: Path) -> None:
@@ -142,9 +146,20 @@ def _is_number(text: str) -> bool:
 def write_atomically(out: Path, files: dict[str, bytes]) -> None:
     """Write `files` into a temporary folder beside `out`, then move them into `out`."""
     _check_out(out)
-    parent = out.resolve().parent
+    try:
+        _write_atomically(out, files)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the package to --out {out} ({exc.strerror or type(exc).__name__})"
+        ) from None
+
+
+def _write_atomically(out: Path, files: dict[str, bytes]) -> None:
+    # An existing folder gets its temporary folder inside it (same file system, so the
+    # moves are renames); a new one gets it beside it.
+    parent = out.resolve() if out.is_dir() else out.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name or 'out'}.", suffix=".tmp", dir=parent))
     try:
         umask = os.umask(0)
         os.umask(umask)

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from ldn_derm.pkpd import DoseSchedule, SimulationResult
 
 
+MAX_COMPARE = 7  # one colour each in the figure's palette
+
+
 def _numbers(values: list[str] | None, what: str) -> list[float]:
     """Repeated options and comma lists alike: --at 0 --at 24 or --at 0,24."""
     out: list[float] = []
@@ -329,6 +332,10 @@ def simulate(
         return
     sched = build_schedule(dose, every, count, at, titration, schedule, miss, clock)
     compare_doses = _numbers([compare] if compare else None, "--compare")
+    if len(compare_doses) > MAX_COMPARE:  # each dose is a full population run
+        raise SimulationError(
+            f"--compare takes at most {MAX_COMPARE} doses (got {len(compare_doses)})"
+        )
     if compare_doses and len(set(sched.doses_mg)) > 1:
         raise SimulationError("--compare needs a schedule with one dose level")
     if plot is not None and plot.suffix.lower() not in {".png", ".svg"}:

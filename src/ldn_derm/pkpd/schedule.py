@@ -129,6 +129,8 @@ class DoseSchedule:
             if int(n) != n or n < 1:
                 raise SimulationError(f"a titration step needs a whole number of doses (got {n})")
             first = len(pairs)
+            if first + int(n) > MAX_DOSES:  # check before building: n may be huge
+                raise SimulationError(f"a schedule can have at most {MAX_DOSES} doses")
             pairs.extend(((first + i) * every, dose) for i in range(int(n)))
             if len(pairs) > MAX_DOSES:
                 raise SimulationError(f"a schedule can have at most {MAX_DOSES} doses")

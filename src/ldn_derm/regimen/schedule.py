@@ -169,6 +169,18 @@ def _step_size(value: str | int | float | Decimal | Dose) -> Decimal:
     return step.normalize()
 
 
+START_DATE_RANGE = (date(1900, 1, 1), date(2200, 12, 31))
+
+
+def check_start_date(day: date) -> None:
+    """Refuse first days no prescription can sensibly have (and date-arithmetic overflow)."""
+    low, high = START_DATE_RANGE
+    if not low <= day <= high:
+        raise InputError(
+            f"start date {day.isoformat()} must lie between {low.year} and {high.year}"
+        )
+
+
 def build_regimen(
     *,
     target_mg: str | int | float | Decimal | Dose | None = None,
@@ -192,6 +204,8 @@ def build_regimen(
     - `steps`: a custom schedule as (dose, days) pairs; `days` is then their sum.
     Numbers are mg; strings may carry units ('4500 mcg').
     """
+    if start_date is not None:
+        check_start_date(start_date)
     if kb is None:
         from ldn_derm.knowledge import get_knowledge
 

@@ -9,6 +9,7 @@ PostgreSQL is backed up with its own tool, pg_dump (see docs/registry.md).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -46,8 +47,23 @@ def backup_sqlite(url: str, dest: Path, force: bool = False) -> BackupResult:
         raise InputError("the backup must go to a different file than the database")
     if dest.exists() and not force:
         raise InputError(f"{dest} already exists; choose another name or pass --force")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_dir():
+        raise InputError(f"{dest} is a folder; give a file name for the backup")
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    try:
+        return _copy(source, dest, tmp)
+    except (OSError, sqlite3.Error) as exc:  # unwritable place, full disk, locked file...
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write the backup to {dest} ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+
+
+def _copy(source: Path, dest: Path, tmp: Path) -> BackupResult:
+    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp.unlink(missing_ok=True)
     src = sqlite3.connect(source, timeout=30)
     try:

@@ -69,7 +69,12 @@ def make_engine(url: str) -> Engine:
         path = sqlite_path(url)
         if path is None:
             raise InputError("the registry needs an SQLite file, not an in-memory database")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"cannot create the database folder {path.parent}: {exc.strerror or exc}"
+            ) from None
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

@@ -184,7 +184,28 @@ def plot_occupancy(
     )
     ax.legend(loc="upper right", fontsize=8, framealpha=0.92, ncol=2)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format=suffix.lstrip("."))
+    _save(fig, path, suffix.lstrip("."))
     plt.close(fig)
     return path
+
+
+def _save(fig: Any, path: Path, fmt: str) -> None:
+    """Write via a temporary file beside `path`, so a failure leaves no half-written figure."""
+    import os
+    import tempfile
+
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(handle, "wb") as stream:
+            fig.savefig(stream, format=fmt)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the figure to {path} ({exc.strerror or type(exc).__name__})"
+        ) from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,32 @@
+"""The handout says no more than the knowledge base: no invented time course, and the
+expert-practice caveat on stopping travels with the 6-12 month advice."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ldn_derm.knowledge import get_knowledge
+from ldn_derm.regimen import build_prescription, build_regimen
+from ldn_derm.reports.handout import render_handout_html
+
+
+def _html() -> str:
+    reg = build_regimen(target_mg=4.5, days=90, time="bedtime")
+    return render_handout_html(
+        build_prescription("psoriasis", reg, "capsule", authored_on=date(2026, 12, 1))
+    )
+
+
+def test_handout_does_not_claim_a_time_course_the_evidence_lacks() -> None:
+    html = _html()
+    # Reports range from improvement within 1-2 weeks to months: "works slowly" is not cited.
+    assert "works slowly" not in html
+    assert "follow-up visit" in html
+
+
+def test_stopping_advice_carries_the_knowledge_base_caveat() -> None:
+    stopping = get_knowledge().safety["stopping"]
+    assert stopping.caveat is not None and "expert practice" in stopping.caveat
+    html = _html()
+    assert "6 to 12 months" in html and "expert advice" in html
+    assert "not been tested in trials" in html
