@@ -53,7 +53,8 @@ class Context:
         """A finding worded from safety items: '<title of the first item> — <patient fact>'."""
         items = [self.safety(i) for i in safety_ids]
         lead = items[0]
-        detail = [fact.rstrip(".") + "."]
+        sentence = fact.rstrip(".")
+        detail = [sentence[:1].upper() + sentence[1:] + "."]  # the fact opens the detail
         if note:
             detail.append(note)
         for item in items:
