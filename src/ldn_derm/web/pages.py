@@ -202,16 +202,12 @@ async def prescribe_preview(request: Request) -> Response:
 @router.post("/ui/prescribe/handout.pdf")
 async def prescribe_pdf(request: Request) -> Response:
     from ldn_derm.web import domain
+    from ldn_derm.web.api import handout_download
 
     body, error, values = await _prescribe_input(request)
     if body is not None:
         try:
-            pdf = domain.handout_pdf(body)
-            return Response(
-                pdf,
-                media_type="application/pdf",
-                headers={"Content-Disposition": 'attachment; filename="ldn-handout.pdf"'},
-            )
+            return handout_download(domain.handout_pdf(body))
         except LdnError as exc:
             error = str(exc)
     return render(
@@ -228,19 +224,12 @@ async def prescribe_pdf(request: Request) -> Response:
 @router.post("/ui/prescribe/medication-request.json")
 async def prescribe_json(request: Request) -> Response:
     from ldn_derm.web import domain
-    from ldn_derm.web.api import dumps
+    from ldn_derm.web.api import medication_request_download
 
     body, error, values = await _prescribe_input(request)
     if body is not None:
         try:
-            resource = domain.prescribe(body)["medication_request"]
-            return Response(
-                dumps(resource, indent=True),
-                media_type="application/fhir+json",
-                headers={
-                    "Content-Disposition": 'attachment; filename="ldn-medicationrequest.json"'
-                },
-            )
+            return medication_request_download(domain.prescribe(body)["medication_request"])
         except LdnError as exc:
             error = str(exc)
     return render(

@@ -46,6 +46,24 @@ def dumps(content: Any, indent: bool = False) -> bytes:
     return orjson.dumps(content, default=_default, option=option)
 
 
+def medication_request_download(resource: dict[str, Any]) -> Response:
+    """The MedicationRequest as a FHIR JSON attachment (API and pages offer the same file)."""
+    return Response(
+        dumps(resource, indent=True),
+        media_type="application/fhir+json",
+        headers={"Content-Disposition": 'attachment; filename="ldn-medicationrequest.json"'},
+    )
+
+
+def handout_download(pdf: bytes) -> Response:
+    """The patient handout as a PDF attachment."""
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="ldn-handout.pdf"'},
+    )
+
+
 class ORJSONResponse(Response):
     media_type = "application/json"
 
@@ -167,12 +185,7 @@ def prescribe(body: PrescribeIn) -> Response:
     summary="The prescription as a FHIR R4 MedicationRequest (download)",
 )
 def medication_request(body: PrescribeIn) -> Response:
-    data = domain.prescribe(body)["medication_request"]
-    return Response(
-        dumps(data, indent=True),
-        media_type="application/fhir+json",
-        headers={"Content-Disposition": 'attachment; filename="ldn-medicationrequest.json"'},
-    )
+    return medication_request_download(domain.prescribe(body)["medication_request"])
 
 
 @router.post(
@@ -182,12 +195,7 @@ def medication_request(body: PrescribeIn) -> Response:
     summary="The patient handout as PDF",
 )
 def handout_pdf(body: PrescribeIn) -> Response:
-    pdf = domain.handout_pdf(body)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": 'attachment; filename="ldn-handout.pdf"'},
-    )
+    return handout_download(domain.handout_pdf(body))
 
 
 @router.post(
