@@ -72,7 +72,7 @@ class ORJSONResponse(Response):
 
 
 @router.get("/ping", tags=["meta"], summary="Liveness check (a trivial JSON answer)")
-def ping() -> Response:
+async def ping() -> Response:
     return ORJSONResponse({"status": "ok"})
 
 
