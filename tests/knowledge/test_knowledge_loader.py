@@ -66,3 +66,20 @@ def test_canonical_low_dose_must_sit_inside_a_cited_range(data_copy: Path) -> No
     drug.write_text("\n".join(lines) + "\n")
     with pytest.raises(KnowledgeError, match="outside every cited low-dose range"):
         load(data_copy)
+
+
+def test_statements_the_program_quotes_must_exist(data_copy: Path) -> None:
+    drug = data_copy / "drug.yaml"
+    text = drug.read_text()
+    assert "id: bedtime-dosing" in text
+    drug.write_text(text.replace("id: bedtime-dosing", "id: bedtime-dosing-renamed"))
+    with pytest.raises(KnowledgeError, match="no statement has id 'bedtime-dosing'"):
+        load(data_copy)
+
+
+def test_statement_ids_are_unique(data_copy: Path) -> None:
+    drug = data_copy / "drug.yaml"
+    text = drug.read_text()
+    drug.write_text(text.replace("id: off-label-use", "id: approved-use"))
+    with pytest.raises(KnowledgeError, match=r"drug\.yaml.*approved-use"):
+        load(data_copy)

@@ -185,3 +185,24 @@ def test_beyond_use_dates_only_where_a_source_supports_them() -> None:
     assert [s.days for s in odd.stability] == [None]
     liquid = compound(reg, "liquid")
     assert all("dispense it in parts" in s.text for s in liquid.stability)  # 90 > 60 / 30 days
+
+
+def test_default_bedtime_is_cited_from_the_knowledge_base() -> None:
+    from ldn_derm.knowledge import get_knowledge
+
+    kb = get_knowledge()
+    basis = kb.drug.statement("bedtime-dosing")
+    reg = build_regimen(target_mg=3)
+    assert reg.time is DoseTime.BEDTIME
+    assert reg.timing_refs == tuple(basis.refs)
+    (said,) = [a for a in reg.assumptions if a.startswith("Time of day not given")]
+    for ref in basis.refs:
+        assert kb.references[ref].short() in said
+    assert reg.to_dict()["timing_references"] == list(basis.refs)
+
+
+def test_a_chosen_time_needs_no_timing_citation() -> None:
+    reg = build_regimen(target_mg=3, time="morning")
+    assert reg.time is DoseTime.MORNING
+    assert reg.timing_refs == ()
+    assert not any(a.startswith("Time of day") for a in reg.assumptions)

@@ -30,3 +30,17 @@ def test_stopping_advice_carries_the_knowledge_base_caveat() -> None:
     html = _html()
     assert "6 to 12 months" in html and "expert advice" in html
     assert "not been tested in trials" in html
+
+
+def test_opening_lines_cite_the_approval_and_off_label_sources() -> None:
+    import re
+
+    kb = get_knowledge()
+    html = _html()
+    opening = html.split("approved at much higher doses", 1)[1].split("</p>", 1)[0]
+    marks = re.search(r"<sup> \[([\d, ]+)\]</sup>", opening)
+    assert marks, "the opening sentence carries no citation mark"
+    refs = {r for i in ("approved-use", "off-label-use") for r in kb.drug.statement(i).refs}
+    listed = html.split("References", 1)[-1]
+    for ref in refs:  # every cited source is in the reference list
+        assert kb.references[ref].title.split(":")[0][:30] in listed

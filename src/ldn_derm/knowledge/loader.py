@@ -185,6 +185,10 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     return kb
 
 
+# Monograph statements the program cites by id (the regimen's default time, the handout).
+QUOTED_STATEMENTS = ("bedtime-dosing", "approved-use", "off-label-use")
+
+
 def _check_links(kb: KnowledgeBase, data_dir: Path, ev_paths: dict[str, Path]) -> None:
     problems: list[str] = []
     sources: list[tuple[str, object]] = [
@@ -229,6 +233,14 @@ def _check_links(kb: KnowledgeBase, data_dir: Path, ev_paths: dict[str, Path]) -
         problems.append(
             f"drug.yaml: canonical_low_dose {canon.label()} lies outside every cited low-dose range"
         )
+
+    for statement_id in QUOTED_STATEMENTS:
+        try:
+            kb.drug.statement(statement_id)
+        except KeyError:
+            problems.append(
+                f"drug.yaml: no statement has id '{statement_id}' (the program quotes it)"
+            )
 
     for ref_id in kb.references:
         if ref_id not in used:

@@ -88,6 +88,7 @@ class Reference(Strict):
 class Statement(Strict):
     """One cited clinical statement."""
 
+    id: Slug | None = None  # a handle for the few statements the program quotes elsewhere
     text: str = Field(min_length=3)
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
@@ -388,6 +389,22 @@ class Drug(Strict):
     low_dose_ranges: list[LowDoseRange] = Field(min_length=1)
     canonical_low_dose: DoseRange  # the range the program uses; must lie inside a cited range
     sections: list[MonographSection] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_statement_ids(self) -> Drug:
+        ids = [st.id for sec in self.sections for st in sec.statements if st.id]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"statement ids used more than once: {', '.join(repeated)}")
+        return self
+
+    def statement(self, statement_id: str) -> Statement:
+        """The monograph statement with this id (KeyError if the data lacks it)."""
+        for section in self.sections:
+            for st in section.statements:
+                if st.id == statement_id:
+                    return st
+        raise KeyError(statement_id)
 
 
 # ---------------------------------------------------------------- comparators

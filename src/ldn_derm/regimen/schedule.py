@@ -67,6 +67,7 @@ class Regimen:
     refs: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
     start_date: date | None = None
+    timing_refs: tuple[str, ...] = ()  # sources of the default time of day, when it was assumed
     standard_dose_allowed: bool = False
     notes: tuple[str, ...] = field(default=())
 
@@ -118,6 +119,7 @@ class Regimen:
             "assumptions": list(self.assumptions),
             "notes": list(self.notes),
             "references": list(self.refs),
+            "timing_references": list(self.timing_refs),
         }
 
     def describe_step(self, step: Step) -> str:
@@ -252,7 +254,7 @@ def build_regimen(
         raise DoseError(f"start dose {fmt_mg(start)} mg is above the target {fmt_mg(target)} mg")
     total_days = _positive_int(days, "duration", MAX_DAYS)
     assert total_days is not None
-    dose_time = _dose_time(time, assumptions, proto)
+    dose_time, timing_refs = _dose_time(time, assumptions, proto, kb)
 
     levels = [start]
     interval: int | None = None
@@ -302,23 +304,29 @@ def build_regimen(
         refs=tuple(dict.fromkeys(refs)),
         assumptions=tuple(assumptions),
         start_date=start_date,
+        timing_refs=timing_refs,
         standard_dose_allowed=allow_standard_dose,
         notes=tuple(notes),
     )
 
 
 def _dose_time(
-    time: DoseTime | str | None, assumptions: list[str], proto: TitrationProtocol | None
-) -> DoseTime:
+    time: DoseTime | str | None,
+    assumptions: list[str],
+    proto: TitrationProtocol | None,
+    kb: KnowledgeBase,
+) -> tuple[DoseTime, tuple[str, ...]]:
+    """The time of day, and the references behind it when it is the cited default."""
     if time is None:
         source = f" ({proto.id} does not say)" if proto else ""
+        basis = kb.drug.statement("bedtime-dosing")
+        cited = "; ".join(kb.references[r].short() for r in basis.refs)
         assumptions.append(
-            f"Time of day not given{source}: bedtime, as in most dermatology reports; switch "
-            "to morning if sleep is disturbed."
+            f"Time of day not given{source}: bedtime. {basis.text.strip().rstrip('.')} ({cited})."
         )
-        return DoseTime.BEDTIME
+        return DoseTime.BEDTIME, tuple(basis.refs)
     try:
-        return DoseTime(str(time).strip().lower())
+        return DoseTime(str(time).strip().lower()), ()
     except ValueError:
         raise InputError(f"time of day must be 'bedtime' or 'morning' (got '{time}')") from None
 
@@ -357,12 +365,14 @@ def _custom(
             last = merged.pop()
             s = Step(dose_mg=s.dose_mg, start_day=last.start_day, days=last.days + s.days)
         merged.append(s)
+    dose_time, timing_refs = _dose_time(time, assumptions, None, kb)
     return Regimen(
         steps=tuple(merged),
-        time=_dose_time(time, assumptions, None),
+        time=dose_time,
         days=total,
         target_mg=target,
         assumptions=tuple(assumptions),
         start_date=start_date,
+        timing_refs=timing_refs,
         standard_dose_allowed=allow_standard_dose,
     )

@@ -87,6 +87,10 @@ def handout_context(
             }
         )
     citations = Citations()
+    # the opening lines (approved at much higher doses; off label) come first on the page
+    cite_intro = citations.mark(
+        [r for i in ("approved-use", "off-label-use") for r in kb.drug.statement(i).refs]
+    )
     expect = [
         {
             "study": r.study,
@@ -130,6 +134,7 @@ def handout_context(
         "time_phrase": regimen.time.phrase,
         "titrates": len(regimen.steps) > 1,
         "expect": expect,
+        "cite_intro": cite_intro,
         "dreams_percent": _percent(kb, "vivid-dreams"),
         "cite_side_effects": citations.mark([r for i in mon.side_effects for r in i.refs]),
         "cite_opioids": citations.mark([r for i in mon.opioids for r in i.refs]),
