@@ -56,6 +56,15 @@ def test_prescribe_into_an_existing_folder_leaves_no_temporary_folder(
     assert not [n for n in names if n.endswith(".tmp")]
 
 
+@pytest.mark.parametrize("out", ["", "   "])
+def test_prescribe_with_an_empty_out_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str
+) -> None:
+    monkeypatch.chdir(tmp_path)  # an empty --out once meant the current folder
+    _fails_cleanly(capsys, [*RX, "--out", out], "--out is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.timeout(20)
 def test_simulate_huge_titration_step_is_refused_quickly(
     capsys: pytest.CaptureFixture[str],

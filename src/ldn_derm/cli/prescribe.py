@@ -67,6 +67,15 @@ def _start_date(value: str | None) -> date | None:
     return day
 
 
+def _out_folder(text: str) -> Path:
+    """The --out folder; an empty value (an unset shell variable, say) is refused, not '.'."""
+    if not text.strip():
+        raise InputError("--out is empty: name the folder to write the package into")
+    out = Path(text)
+    _check_out(out)
+    return out
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
@@ -248,7 +257,7 @@ PATIENT = typer.Option(None, "--patient", help="FHIR R4 bundle (JSON) to assess 
 ALLOW_STD = typer.Option(False, "--allow-standard-dose", help="Accept doses of 50 mg or more.")
 OVERRIDE = typer.Option(None, "--override-reason", help="Prescribe despite a contraindication.")
 PAPER = typer.Option(PaperChoice.a4, "--paper", help="Handout page size.")
-OUT = typer.Option(..., "--out", help="Folder to write the package into.")
+OUT = typer.Option(..., "--out", help="Folder to write the package into.", metavar="<path>")
 
 
 def _command(full: bool) -> Callable[..., None]:
@@ -271,10 +280,10 @@ def _command(full: bool) -> Callable[..., None]:
         allow_standard_dose: bool = ALLOW_STD,
         override_reason: str | None = OVERRIDE,
         paper: PaperChoice = PAPER,
-        out: Path = OUT,
+        out_text: str = OUT,  # text, not Path: Path("") would silently mean "."
         fmt: OutputFormat = FORMAT_OPTION,
     ) -> None:
-        _check_out(out)
+        out = _out_folder(out_text)
         rx = _build(
             condition=condition,
             target_mg=target_mg,
