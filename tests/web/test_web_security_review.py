@@ -431,3 +431,106 @@ def test_an_oversized_jwks_is_refused(
     assert set(store._fetch(good_url)) == {"ec-1", "rsa-1"}
     with pytest.raises(UntrustedError, match="ValueError"):
         store._fetch(huge_url)
+
+
+# ------------------------------------------------------------------ fhirServer allow-list
+
+
+def test_fhir_servers_are_listed_per_issuer_and_matched_by_base() -> None:
+    from ldn_derm.web.settings import fhir_server_allowed
+
+    settings = load_settings(
+        trusted_issuers=("https://ehr-a.example", "https://ehr-b.example"),
+        fhir_servers=("https://EHR.example/fhir/ https://ehr.example/r4", ""),
+    )
+    allowed = settings.fhir_servers_for("https://ehr-a.example")
+    assert allowed == ("https://ehr.example/fhir/", "https://ehr.example/r4/")
+    for ok in ("https://ehr.example/fhir", "https://ehr.example/fhir/", "https://EHR.example/r4/x"):
+        assert fhir_server_allowed(ok, allowed), ok
+    for bad in (
+        "https://ehr.example/fhirx",
+        "https://ehr.example.evil.example/fhir",
+        "http://ehr.example/fhir",
+        "https://evil.example/fhir",
+    ):
+        assert not fhir_server_allowed(bad, allowed), bad
+    assert settings.fhir_servers_for("https://ehr-b.example") == ()  # no list: any server
+    assert settings.fhir_servers_for("https://unknown.example") == ()
+
+
+@pytest.mark.parametrize(
+    ("servers", "needle"),
+    [
+        (("ftp://ehr.example/fhir",), "not an http(s) FHIR base URL"),
+        (("https://ehr.example/fhir?_format=json",), "no query or fragment"),
+        (("https://a.example/fhir", "https://b.example/fhir"), "more of them than"),
+    ],
+)
+def test_bad_fhir_servers_settings_are_refused(servers: tuple[str, ...], needle: str) -> None:
+    import re
+
+    from ldn_derm.errors import InputError
+
+    with pytest.raises(InputError, match=re.escape(needle)):
+        load_settings(trusted_issuers=("https://ehr.example",), fhir_servers=servers)
+
+
+def test_a_fhir_server_outside_the_issuers_list_is_never_contacted(
+    serve: Callable[[Handler], tuple[str, list[str]]],
+) -> None:
+    pid, prefetch = _chet()
+    order_sign = services()["ldn-order-sign"]
+    url, hits = serve(_answer(prefetch))
+    with pytest.raises(PrefetchMissingError):
+        asyncio.run(
+            gather(order_sign, _body(pid, url), 2.0, allowed_servers=("https://ehr.example/fhir/",))
+        )
+    assert hits == []
+    got = asyncio.run(gather(order_sign, _body(pid, url), 2.0, allowed_servers=(url + "/",)))
+    assert got["patient"] and hits
+
+
+def test_order_sign_answers_412_for_a_fhir_server_its_issuer_may_not_name(
+    serve: Callable[[Handler], tuple[str, list[str]]], tmp_path: Path, signer: Signer
+) -> None:
+    pid, prefetch = _chet()
+    url, hits = serve(_answer(prefetch))
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(signer.jwks()), encoding="utf-8")
+    settings = load_settings(
+        data_dir=tmp_path / "data",
+        public_base_url=BASE_URL,
+        trusted_issuers=(ISSUER,),
+        jwks_files=(str(jwks),),
+        fhir_servers=("https://fhir.ehr.example.org/r4",),
+        host="0.0.0.0",
+    )
+    service = f"{BASE_URL}/cds-services/ldn-order-sign"
+    body = hook_request("order-sign", pid, None, [naltrexone_order(pid)])
+    body.update(fhirServer=url, fhirAuthorization=TOKEN)
+    with TestClient(create_app(settings), base_url=BASE_URL) as client:
+        r = client.post(
+            "/cds-services/ldn-order-sign",
+            json=body,
+            headers={"Authorization": f"Bearer {signer.token(service)}"},
+        )
+    assert r.status_code == 412, r.text
+    assert hits == []
+
+
+def test_per_issuer_settings_from_the_environment_keep_empty_positions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LDN_TRUSTED_ISSUERS", "https://a.example, https://b.example")
+    monkeypatch.setenv("LDN_JWKS_URLS", ",https://b.example/jwks")
+    monkeypatch.setenv("LDN_FHIR_SERVERS", "https://a.example/fhir https://a.example/r4,")
+    settings = load_settings()
+    assert settings.issuer_keys == {
+        "https://a.example": ("", ""),
+        "https://b.example": ("https://b.example/jwks", ""),
+    }
+    assert settings.fhir_servers_for("https://a.example") == (
+        "https://a.example/fhir/",
+        "https://a.example/r4/",
+    )
+    assert settings.fhir_servers_for("https://b.example") == ()

@@ -64,6 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cds_verifier = ClientVerifier(settings, replay) if settings.verify_jwt else None
     if app.state.cds_verifier is not None:
         app.state.cds_verifier.jwks.warm_up()
+        open_issuers = [i for i in settings.trusted_issuers if not settings.fhir_servers_for(i)]
+        if open_issuers:
+            log.warning(
+                "no fhir_servers list for %s: a call from it may name any http(s) fhirServer",
+                ", ".join(open_issuers),
+            )
     if not settings.verify_jwt:
         log.warning("CDS Hooks JWT verification is OFF (--dev on a loopback address)")
 

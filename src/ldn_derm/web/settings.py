@@ -29,6 +29,9 @@ class Settings:
     trusted_issuers: tuple[str, ...] = ()  # CDS Hooks JWT `iss` allow-list
     jwks_urls: tuple[str, ...] = ()  # per issuer, same order as trusted_issuers ("" = none)
     jwks_files: tuple[str, ...] = ()  # local JWKS files, same order
+    # FHIR base URLs each issuer may send as fhirServer, same order; several separated by
+    # spaces; "" = any http(s) URL. Without it a trusted EHR can make us read any URL.
+    fhir_servers: tuple[str, ...] = ()
     max_body_bytes: int = 8 * 1024 * 1024
     # where the server listens (set by `ldn serve`); JWT checks are only skipped for --dev on
     # a loopback address, so a dev server reachable from the network still verifies callers
@@ -57,6 +60,14 @@ class Settings:
             out[iss] = (url, path)
         return out
 
+    def fhir_servers_for(self, issuer: str | None) -> tuple[str, ...]:
+        """The fhirServer base URLs allowed for this issuer; () when any is allowed."""
+        if issuer is None or issuer not in self.trusted_issuers:
+            return ()
+        i = self.trusted_issuers.index(issuer)
+        listed = self.fhir_servers[i] if i < len(self.fhir_servers) else ""
+        return tuple(_base(url) for url in listed.split())
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -73,6 +84,7 @@ _ENV = {
     "trusted_issuers": "LDN_TRUSTED_ISSUERS",
     "jwks_urls": "LDN_JWKS_URLS",
     "jwks_files": "LDN_JWKS_FILES",
+    "fhir_servers": "LDN_FHIR_SERVERS",
     "max_body_bytes": "LDN_MAX_BODY_BYTES",
     "dev": "LDN_DEV",
     "host": "LDN_HOST",
@@ -84,10 +96,33 @@ _ENV = {
     "jti_cache": "LDN_JTI_CACHE",
 }
 
+# Settings given per trusted issuer, in the order of trusted_issuers.
+PER_ISSUER = ("jwks_urls", "jwks_files", "fhir_servers")
+
 # CDS Hooks forbids `none` and symmetric (HMAC) algorithms; ES384 and RS384 are recommended.
 ASYMMETRIC_ALGORITHMS = (
     "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"
 )  # fmt: skip
+
+
+def _base(url: str) -> str:
+    """A FHIR base URL compared without case in scheme and host, with one trailing slash."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url.strip())
+    path = parts.path.rstrip("/") + "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, "", ""))
+
+
+def fhir_server_allowed(server: str, allowed: tuple[str, ...]) -> bool:
+    """True when `server` is one of the allowed bases or lies under one ('' list: any)."""
+    if not allowed:
+        return True
+    try:
+        base = _base(server)
+    except ValueError:
+        return False
+    return any(base.startswith(a) for a in allowed)
 
 
 def is_loopback(host: str) -> bool:
@@ -105,7 +140,10 @@ def _coerce(name: str, raw: object) -> object:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     if "tuple" in str(kind):
         if isinstance(raw, str):
-            return tuple(x.strip() for x in raw.split(",") if x.strip())
+            items = [x.strip() for x in raw.split(",")]
+            if name in PER_ISSUER:  # "" is meaningful (none / any) and keeps the positions
+                return tuple(items) if any(items) else ()
+            return tuple(x for x in items if x)
         if isinstance(raw, list):
             return tuple(str(x) for x in raw)
     if "Path" in str(kind):
@@ -160,13 +198,19 @@ def _check(settings: Settings) -> None:
             f"({', '.join(ASYMMETRIC_ALGORITHMS)}); got {', '.join(bad)}. CDS Hooks forbids "
             "none and HMAC (symmetric) algorithms"
         )
-    if len(settings.jwks_urls) > len(settings.trusted_issuers) or len(settings.jwks_files) > len(
-        settings.trusted_issuers
-    ):
+    issuers = len(settings.trusted_issuers)
+    per_issuer = (settings.jwks_urls, settings.jwks_files, settings.fhir_servers)
+    if any(len(values) > issuers for values in per_issuer):
         raise InputError(
-            "jwks_urls and jwks_files are given per trusted issuer, in the same order; "
-            "there are more of them than trusted_issuers"
+            "jwks_urls, jwks_files and fhir_servers are given per trusted issuer, in the same "
+            "order; there are more of them than trusted_issuers"
         )
+    for listed in settings.fhir_servers:
+        for url in listed.split():
+            if not url.lower().startswith(("https://", "http://")) or "?" in url or "#" in url:
+                raise InputError(
+                    f"fhir_servers: {url!r} is not an http(s) FHIR base URL (no query or fragment)"
+                )
     if settings.jti_cache not in {"database", "memory"}:
         raise InputError(f"jti_cache must be 'database' or 'memory' (got {settings.jti_cache!r})")
     if settings.max_body_bytes < 1024:

@@ -72,11 +72,15 @@ def _next_link(bundle: dict[str, Any]) -> str | None:
     return None
 
 
-def _usable_server(server: Any, loopback_only: bool) -> bool:
-    """An http(s) fhirServer URL; with `loopback_only` (JWT checks off: --dev on loopback) it
-    must also point at this machine, so an unauthenticated caller cannot make us fetch from
-    other hosts."""
+def _usable_server(server: Any, loopback_only: bool, allowed: tuple[str, ...] = ()) -> bool:
+    """An http(s) fhirServer URL under one of the caller's `allowed` bases (when the issuer
+    has a list); with `loopback_only` (JWT checks off: --dev on loopback) it must also point
+    at this machine, so an unauthenticated caller cannot make us fetch from other hosts."""
+    from ldn_derm.web.settings import fhir_server_allowed
+
     if not isinstance(server, str) or not server.lower().startswith(("http://", "https://")):
+        return False
+    if not fhir_server_allowed(server, allowed):
         return False
     if not loopback_only:
         return True
@@ -97,11 +101,13 @@ async def gather(
     timeout: float,
     *,
     loopback_only: bool = False,
+    allowed_servers: tuple[str, ...] = (),
 ) -> dict[str, list[dict[str, Any]]]:
     """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get.
 
-    Call it only for a verified caller; `loopback_only` restricts fhirServer to this machine
-    (for the --dev server that skips JWT verification)."""
+    Call it only for a verified caller; `allowed_servers` are the FHIR bases its issuer may
+    name (empty: any); `loopback_only` restricts fhirServer to this machine (for the --dev
+    server that skips JWT verification)."""
     prefetch = body.get("prefetch")
     prefetch = prefetch if isinstance(prefetch, dict) else {}
     raw_context = body.get("context")
@@ -109,7 +115,9 @@ async def gather(
     server = body.get("fhirServer")
     auth = body.get("fhirAuthorization")
     token = auth.get("access_token") if isinstance(auth, dict) else None
-    can_fetch = _usable_server(server, loopback_only) and isinstance(token, str) and token
+    can_fetch = (
+        _usable_server(server, loopback_only, allowed_servers) and isinstance(token, str) and token
+    )
 
     out: dict[str, list[dict[str, Any]]] = {}
     to_fetch: dict[str, str] = {}

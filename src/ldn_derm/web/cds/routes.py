@@ -190,7 +190,7 @@ def _check_hook_request(body: dict[str, Any], hook: str) -> str | None:
 )
 async def call_service(service_id: str, request: Request) -> Response:
     try:
-        authenticate(request)
+        caller = authenticate(request)
     except UntrustedError as exc:
         return _unauthorized(exc)
     service = services().get(service_id)
@@ -215,6 +215,7 @@ async def call_service(service_id: str, request: Request) -> Response:
             body,
             settings.fhir_timeout_seconds,
             loopback_only=request.app.state.cds_verifier is None,
+            allowed_servers=settings.fhir_servers_for(caller.issuer if caller else None),
         )
     except PrefetchMissingError as exc:
         return problem(
