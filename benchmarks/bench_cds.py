@@ -486,6 +486,7 @@ def main() -> None:
                 if r.status_code != 200:
                     sys.exit(f"order-sign answered {r.status_code}: {r.text[:400]}")
             cards = r.json()["cards"]
+            time.sleep(5)  # let start-up work in the workers (background imports) finish
             used = 0
             for row in ROWS:
                 share = tokens[used : used + per_row] if row[1] == "POST" else []

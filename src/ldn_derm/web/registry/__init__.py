@@ -26,9 +26,20 @@ def mount_registry(app: FastAPI, settings: Settings) -> None:
     from ldn_derm.web.registry.state import STATIC_DIR, RegistryWeb
 
     app.state.registry = RegistryWeb(settings)
+    _preload_analytics()
     app.include_router(page_router, prefix=PAGE_PREFIX)
     app.include_router(api_router, prefix=API_PREFIX)
     app.mount(f"{PAGE_PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="registry-static")
+
+
+def _preload_analytics() -> None:
+    """The dashboard's statistics libraries take seconds to import: load them in the
+    background at start-up instead of during the first dashboard view."""
+    import threading
+
+    from ldn_derm.registry.analytics import preload
+
+    threading.Thread(target=preload, name="registry-preload", daemon=True).start()
 
 
 __all__ = ["API_PREFIX", "PAGE_PREFIX", "mount_registry"]
