@@ -221,6 +221,25 @@ def test_logins_are_rate_limited_per_user_and_address(
     assert unknown.json()["message"] == "user name or password is wrong"  # no user enumeration
 
 
+def test_one_address_is_limited_across_user_names(
+    client_factory: ClientFactory, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ldn_derm.registry import auth
+
+    monkeypatch.setattr(auth, "MAX_ADDRESS_FAILURES", MAX_FAILURES + 2)
+    client = client_factory()
+    # one wrong password on many names: each name stays under its own limit ...
+    for i in range(MAX_FAILURES + 2):
+        r = client.post(f"{API}/session", json={"username": f"guess{i}", "password": "Winter1"})
+        assert r.status_code == 401
+    # ... but the address is now refused, even for a real account with its right password
+    blocked = client.post(f"{API}/session", json={"username": "alice", "password": PASSWORD})
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    monkeypatch.setattr(auth, "MAX_ADDRESS_FAILURES", MAX_FAILURES + 3)  # one more allowed
+    ok = client.post(f"{API}/session", json={"username": "alice", "password": PASSWORD})
+    assert ok.status_code == 200
+
+
 def test_session_cookie_flags_and_logout(client_factory: ClientFactory, people: People) -> None:
     secure = client_factory(dev=False)
     r = secure.post(f"{API}/session", json={"username": "alice", "password": PASSWORD})

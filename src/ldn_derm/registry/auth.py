@@ -3,8 +3,10 @@
 - Passwords are hashed with argon2id (argon2-cffi defaults) and re-hashed on login when the
   parameters change.
 - Logins are limited per (user name, address): after MAX_FAILURES failures within
-  FAILURE_WINDOW the next attempt is refused until the oldest failure leaves the window. The
-  attempts live in the database, so the limit holds across server workers.
+  FAILURE_WINDOW the next attempt is refused until the oldest failure leaves the window. One
+  address is also limited across all user names (MAX_ADDRESS_FAILURES in the same window), so
+  it cannot try one password on many accounts. The attempts live in the database, so the
+  limits hold across server workers.
 - A session is a random token in an HttpOnly cookie; the database keeps only its SHA-256, the
   user, a CSRF token, and idle/absolute expiry times. Logging out deletes the row.
 """
@@ -37,6 +39,7 @@ from ldn_derm.registry.schemas import UserIn, parse
 from ldn_derm.registry.vocab import Role
 
 MAX_FAILURES = 5
+MAX_ADDRESS_FAILURES = 30  # failures from one address, whatever the user names
 FAILURE_WINDOW = timedelta(minutes=15)
 SESSION_IDLE = timedelta(hours=1)
 SESSION_MAX = timedelta(hours=12)
@@ -186,6 +189,22 @@ def _failures(s: Session, username: str, ip: str, now: datetime) -> list[datetim
     ]
 
 
+def _address_failures(s: Session, ip: str, now: datetime) -> list[datetime]:
+    """Failed logins from `ip` within the window, oldest first, whatever the user names
+    (the most recent MAX_ADDRESS_FAILURES of them: enough to say when the limit lifts)."""
+    recent = s.scalars(
+        select(LoginAttempt.at)
+        .where(
+            LoginAttempt.ip == ip,
+            LoginAttempt.success.is_(False),
+            LoginAttempt.at > now - FAILURE_WINDOW,
+        )
+        .order_by(LoginAttempt.at.desc())
+        .limit(MAX_ADDRESS_FAILURES)
+    )
+    return sorted(_as_utc(t) for t in recent)
+
+
 def _as_utc(t: datetime) -> datetime:
     """Aggregates (max) bypass the UTC column type on SQLite; make them aware again."""
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t
@@ -200,7 +219,10 @@ def authenticate(db: Database, username: str, password: str, ip: str) -> UserInf
     now = utcnow()
     with db.transaction() as s:
         failures = _failures(s, name, ip, now)
-        if len(failures) >= MAX_FAILURES:
+        if len(failures) < MAX_FAILURES:
+            failures = _address_failures(s, ip, now)
+            failures = failures if len(failures) >= MAX_ADDRESS_FAILURES else []
+        if failures:
             retry = int((failures[0] + FAILURE_WINDOW - now).total_seconds()) + 1
             audit.record(
                 s, None, "login", outcome="rate-limited", username=name, ip=ip, object_type="user"

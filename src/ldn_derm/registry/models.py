@@ -264,10 +264,13 @@ class AuditEvent(Base):
 
 
 class LoginAttempt(Base):
-    """Login attempts per user name and address: the rate limit counts these (all workers)."""
+    """Login attempts per user name and address: the rate limits count these (all workers)."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_key", "username", "ip", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempts_key", "username", "ip", "at"),
+        Index("ix_login_attempts_ip_at", "ip", "at"),  # the per-address limit
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
