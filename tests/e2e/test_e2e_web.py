@@ -182,6 +182,10 @@ def test_simulator_draws_the_plot(server: str, page: Any) -> None:
     img.wait_for(timeout=60_000)
     width = page.evaluate("document.querySelector('#occupancy-plot img').naturalWidth")
     assert width > 100
+    # the page says what was measured, in words for clinicians (no JSON field names)
+    notes = page.locator("#result ul").inner_text()
+    assert "never after repeated doses" in notes and "measured_data" not in notes
+    assert "never been measured at these doses" in page.locator("p.lede").inner_text()
     shot(page, "mechanism")
 
 

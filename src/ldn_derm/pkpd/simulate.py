@@ -124,7 +124,7 @@ class SimulationResult:
             "from the plasma-driven median",
             "measured": "occupancy has been measured only after single doses of 2 to 50 mg "
             "(PET within 8 h) and after 50 mg up to 168 h (blockade half-time); never below "
-            "2 mg and never after repeated doses; see 'measured_data'",
+            "2 mg and never after repeated doses",
         }
         if self.below_measured_range:
             labels["extrapolation"] = (

@@ -460,6 +460,9 @@ def assessment_view(assessment: dict[str, Any]) -> dict[str, Any]:
     return {**assessment, "numbers": numbers, "references": refs}
 
 
+PAGE_NOTES = ("measured", "repeated_dosing")
+
+
 def simulation_view(body: SimulateIn) -> dict[str, Any]:
     """The plot (inline SVG as base64) and a summary table per dose, for the page."""
     import base64
@@ -485,7 +488,24 @@ def simulation_view(body: SimulateIn) -> dict[str, Any]:
                 f"{s.trough:.0%}",
             ]
         )
-    notes = list(dict.fromkeys(text for r in results for text in r.labels().values()))
+    # what has (not) been measured; the per-series labels are for JSON readers
+    notes = list(
+        dict.fromkeys(
+            text[0].upper() + text[1:] + "."
+            for r in results
+            for key, text in r.labels().items()
+            if key in PAGE_NOTES
+        )
+    )
+    from ldn_derm.pkpd.simulate import LOWEST_MEASURED_MG
+
+    below = [f"{r.schedule.doses_mg[0]:g} mg" for r in results if r.below_measured_range]
+    if below:  # which curves lie wholly outside the measured range
+        notes.insert(
+            1,
+            f"No occupancy has ever been measured below {LOWEST_MEASURED_MG:g} mg: the "
+            f"{', '.join(below)} curves are extrapolations of the calibrated model.",
+        )
     doses = ", ".join(f"{d:g} mg" for d in dict.fromkeys(body.doses_mg))
     return {
         "svg_base64": base64.b64encode(svg).decode(),
