@@ -450,10 +450,18 @@ def test_fhir_servers_are_listed_per_issuer_and_matched_by_base() -> None:
     for bad in (
         "https://ehr.example/fhirx",
         "https://ehr.example.evil.example/fhir",
+        "https://ehr.example@evil.example/fhir",
+        "https://ehr.example:8443/fhir",
         "http://ehr.example/fhir",
         "https://evil.example/fhir",
+        # dot segments would leave the listed path once httpx resolves them
+        "https://ehr.example/fhir/../admin",
+        "https://ehr.example/fhir/%2e%2e/admin",
+        "https://ehr.example/fhir/./../admin",
+        "https://ehr.exa\tmple/fhir",  # httpx cannot parse it
     ):
         assert not fhir_server_allowed(bad, allowed), bad
+    assert fhir_server_allowed("https://EHR.example:443/fhir/R4", allowed)  # default port
     assert settings.fhir_servers_for("https://ehr-b.example") == ()  # no list: any server
     assert settings.fhir_servers_for("https://unknown.example") == ()
 
@@ -461,8 +469,12 @@ def test_fhir_servers_are_listed_per_issuer_and_matched_by_base() -> None:
 @pytest.mark.parametrize(
     ("servers", "needle"),
     [
-        (("ftp://ehr.example/fhir",), "not an http(s) FHIR base URL"),
-        (("https://ehr.example/fhir?_format=json",), "no query or fragment"),
+        (("ftp://ehr.example/fhir",), "not a plain http(s) FHIR base URL"),
+        (("https://ehr.example/fhir?_format=json",), "a query"),
+        (("https://[bad/fhir",), "not a plain http(s) FHIR base URL"),
+        (("https:///fhir",), "with a host"),
+        (("https://user@ehr.example/fhir",), "user info"),
+        (("https://ehr.example/fhir/../admin",), "dot segments"),
         (("https://a.example/fhir", "https://b.example/fhir"), "more of them than"),
     ],
 )
@@ -523,7 +535,7 @@ def test_per_issuer_settings_from_the_environment_keep_empty_positions(
 ) -> None:
     monkeypatch.setenv("LDN_TRUSTED_ISSUERS", "https://a.example, https://b.example")
     monkeypatch.setenv("LDN_JWKS_URLS", ",https://b.example/jwks")
-    monkeypatch.setenv("LDN_FHIR_SERVERS", "https://a.example/fhir https://a.example/r4,")
+    monkeypatch.setenv("LDN_FHIR_SERVERS", "https://a.example/fhir https://a.example/r4")
     settings = load_settings()
     assert settings.issuer_keys == {
         "https://a.example": ("", ""),
@@ -534,3 +546,24 @@ def test_per_issuer_settings_from_the_environment_keep_empty_positions(
         "https://a.example/r4/",
     )
     assert settings.fhir_servers_for("https://b.example") == ()
+
+
+def test_a_trailing_comma_in_a_per_issuer_setting_adds_no_issuer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LDN_TRUSTED_ISSUERS", "https://a.example")
+    monkeypatch.setenv("LDN_JWKS_URLS", "https://a.example/jwks,")
+    assert load_settings().issuer_keys == {"https://a.example": ("https://a.example/jwks", "")}
+
+
+@pytest.mark.parametrize(
+    "server", ["http://127.0.0.1\t:1/fhir", "http://[::1/fhir", "http://127.0.0.1/fhir/../x"]
+)
+def test_a_malformed_fhir_server_is_unusable_not_a_crash(
+    dev_client: TestClient, server: str
+) -> None:
+    pid, _ = _chet()
+    body = hook_request("order-sign", pid, None, [naltrexone_order(pid)])
+    body.update(fhirServer=server, fhirAuthorization=TOKEN)
+    r = dev_client.post("/cds-services/ldn-order-sign", json=body)
+    assert r.status_code == 412, r.text

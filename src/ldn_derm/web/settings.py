@@ -66,7 +66,7 @@ class Settings:
             return ()
         i = self.trusted_issuers.index(issuer)
         listed = self.fhir_servers[i] if i < len(self.fhir_servers) else ""
-        return tuple(_base(url) for url in listed.split())
+        return tuple(fhir_base(url) for url in listed.split())
 
     @property
     def resolved_database_url(self) -> str:
@@ -105,24 +105,39 @@ ASYMMETRIC_ALGORITHMS = (
 )  # fmt: skip
 
 
-def _base(url: str) -> str:
-    """A FHIR base URL compared without case in scheme and host, with one trailing slash."""
-    from urllib.parse import urlsplit, urlunsplit
+def fhir_base(url: str) -> str:
+    """`url` as a canonical FHIR base, `scheme://host[:port]/path/`, parsed the way httpx will
+    send it. ValueError for anything but a plain http(s) base: no host, userinfo, a query or
+    fragment, or `.`/`..` path segments (raw or percent-encoded), which would let a request
+    leave the listed path once resolved."""
+    from urllib.parse import unquote, urlsplit
 
-    parts = urlsplit(url.strip())
-    path = parts.path.rstrip("/") + "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, "", ""))
+    import httpx
+
+    text = url.strip()
+    if any(unquote(seg) in {".", ".."} for seg in urlsplit(text).path.split("/")):
+        raise ValueError("dot segments in the path")
+    try:
+        parsed = httpx.URL(text)
+    except httpx.InvalidURL as exc:
+        raise ValueError(str(exc)) from None
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise ValueError("not an http(s) URL with a host")
+    if parsed.userinfo or parsed.query or parsed.fragment:
+        raise ValueError("user info, a query or a fragment")
+    port = f":{parsed.port}" if parsed.port is not None else ""  # None: the scheme's default
+    path = parsed.raw_path.decode("ascii").rstrip("/") + "/"
+    return f"{parsed.scheme}://{parsed.host}{port}{path}"
 
 
 def fhir_server_allowed(server: str, allowed: tuple[str, ...]) -> bool:
-    """True when `server` is one of the allowed bases or lies under one ('' list: any)."""
-    if not allowed:
-        return True
+    """True when `server` is a plain http(s) base that is one of the allowed bases or lies
+    under one (an empty list allows any such base)."""
     try:
-        base = _base(server)
+        base = fhir_base(server)
     except ValueError:
         return False
-    return any(base.startswith(a) for a in allowed)
+    return not allowed or any(base.startswith(a) for a in allowed)
 
 
 def is_loopback(host: str) -> bool:
@@ -142,7 +157,9 @@ def _coerce(name: str, raw: object) -> object:
         if isinstance(raw, str):
             items = [x.strip() for x in raw.split(",")]
             if name in PER_ISSUER:  # "" is meaningful (none / any) and keeps the positions
-                return tuple(items) if any(items) else ()
+                while items and not items[-1]:
+                    items.pop()  # but a trailing comma adds no issuer
+                return tuple(items)
             return tuple(x for x in items if x)
         if isinstance(raw, list):
             return tuple(str(x) for x in raw)
@@ -207,10 +224,12 @@ def _check(settings: Settings) -> None:
         )
     for listed in settings.fhir_servers:
         for url in listed.split():
-            if not url.lower().startswith(("https://", "http://")) or "?" in url or "#" in url:
+            try:
+                fhir_base(url)
+            except ValueError as exc:
                 raise InputError(
-                    f"fhir_servers: {url!r} is not an http(s) FHIR base URL (no query or fragment)"
-                )
+                    f"fhir_servers: {url[:200]!r} is not a plain http(s) FHIR base URL ({exc})"
+                ) from None
     if settings.jti_cache not in {"database", "memory"}:
         raise InputError(f"jti_cache must be 'database' or 'memory' (got {settings.jti_cache!r})")
     if settings.max_body_bytes < 1024:

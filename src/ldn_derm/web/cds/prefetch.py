@@ -78,21 +78,15 @@ def _usable_server(server: Any, loopback_only: bool, allowed: tuple[str, ...] = 
     at this machine, so an unauthenticated caller cannot make us fetch from other hosts."""
     from ldn_derm.web.settings import fhir_server_allowed
 
-    if not isinstance(server, str) or not server.lower().startswith(("http://", "https://")):
-        return False
-    if not fhir_server_allowed(server, allowed):
-        return False
+    if not isinstance(server, str) or not fhir_server_allowed(server, allowed):
+        return False  # not a plain http(s) base (httpx could not even parse some), or unlisted
     if not loopback_only:
         return True
-    from urllib.parse import urlsplit
+    import httpx
 
     from ldn_derm.web.settings import is_loopback
 
-    try:
-        host = urlsplit(server).hostname
-    except ValueError:
-        return False
-    return bool(host) and is_loopback(str(host))
+    return is_loopback(httpx.URL(server.strip()).host)  # the host httpx will connect to
 
 
 async def gather(
@@ -164,8 +158,8 @@ async def _fetch_all(
                 break
             try:
                 status, content = await _read_capped(client, url)
-            except (httpx.HTTPError, _TooLargeError):
-                return None
+            except (httpx.HTTPError, httpx.InvalidURL, _TooLargeError):
+                return None  # InvalidURL: a malformed `next` link
             if status == 404 and not found:
                 return []  # an instance read that found nothing, like a null prefetch
             if status != 200:
