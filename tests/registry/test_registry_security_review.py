@@ -144,3 +144,36 @@ def test_api_login_needs_a_json_content_type(client: TestClient) -> None:
     assert r.status_code == 422 and SESSION_COOKIE not in r.cookies
     r = client.post(f"{API}/session", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 200 and SESSION_COOKIE in r.cookies
+
+
+def test_parallel_failed_logins_cannot_exceed_the_limit(db: Database, people: People) -> None:
+    """Logins from one address are serialised, so parallel attempts cannot all count the
+    failures before any is written (PostgreSQL's default isolation would allow that)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from ldn_derm.registry.auth import MAX_FAILURES, authenticate
+    from ldn_derm.registry.errors import AuthenticationError, RateLimitedError
+    from ldn_derm.registry.models import LoginAttempt
+
+    def attempt(_: int) -> str:
+        try:
+            authenticate(db, "alice", "wrong password", "198.51.100.7")
+        except RateLimitedError:
+            return "limited"
+        except AuthenticationError:
+            return "failed"
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        outcomes = list(pool.map(attempt, range(24)))
+    assert outcomes.count("failed") == MAX_FAILURES
+    assert outcomes.count("limited") == 24 - MAX_FAILURES
+    with db.transaction() as s:
+        recorded = s.scalar(
+            select(func.count()).where(
+                LoginAttempt.username == "alice", LoginAttempt.success.is_(False)
+            )
+        )
+    assert recorded == MAX_FAILURES

@@ -189,6 +189,18 @@ def _failures(s: Session, username: str, ip: str, now: datetime) -> list[datetim
     ]
 
 
+def _serialise_logins_from(s: Session, ip: str) -> None:
+    """On PostgreSQL, one login at a time per address: otherwise parallel attempts all count
+    the failures before any of them is written, and together exceed the limits. (SQLite
+    transactions begin IMMEDIATE, so there they are serialised already.)"""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(
+        hashlib.sha256(f"ldn-login:{ip}".encode()).digest()[:8], "big", signed=True
+    )
+    s.execute(select(func.pg_advisory_xact_lock(key)))
+
+
 def _address_failures(s: Session, ip: str, now: datetime) -> list[datetime]:
     """Failed logins from `ip` within the window, oldest first, whatever the user names
     (the most recent MAX_ADDRESS_FAILURES of them: enough to say when the limit lifts)."""
@@ -218,12 +230,17 @@ def authenticate(db: Database, username: str, password: str, ip: str) -> UserInf
     name = re.sub(r"[^a-z0-9._@-]", "?", normalise_username(username))[:64] or "?"
     now = utcnow()
     with db.transaction() as s:
-        failures = _failures(s, name, ip, now)
-        if len(failures) < MAX_FAILURES:
-            failures = _address_failures(s, ip, now)
-            failures = failures if len(failures) >= MAX_ADDRESS_FAILURES else []
-        if failures:
-            retry = int((failures[0] + FAILURE_WINDOW - now).total_seconds()) + 1
+        _serialise_logins_from(s, ip)
+        blocked_until = [
+            failures[-limit] + FAILURE_WINDOW  # when enough failures have left the window
+            for failures, limit in (
+                (_failures(s, name, ip, now), MAX_FAILURES),
+                (_address_failures(s, ip, now), MAX_ADDRESS_FAILURES),
+            )
+            if len(failures) >= limit
+        ]
+        if blocked_until:
+            retry = int((max(blocked_until) - now).total_seconds()) + 1
             audit.record(
                 s, None, "login", outcome="rate-limited", username=name, ip=ip, object_type="user"
             )
