@@ -184,8 +184,11 @@ def test_simulator_draws_the_plot(server: str, page: Any) -> None:
     assert width > 100
     # the page says what was measured, in words for clinicians (no JSON field names)
     notes = page.locator("#result ul").inner_text()
-    assert "never after repeated doses" in notes and "measured_data" not in notes
-    assert "never been measured at these doses" in page.locator("p.lede").inner_text()
+    assert "after repeated doses" in notes and "measured_data" not in notes
+    assert "extrapolations" in notes and "[1,2]" in notes  # cited like the statement above
+    lede = page.locator("p.lede").inner_text()
+    assert "No receptor occupancy has been measured below 2 mg" in lede and "[1,2]" in lede
+    assert page.locator("ol.refs li").count() == 2  # the sources of that statement
     shot(page, "mechanism")
 
 

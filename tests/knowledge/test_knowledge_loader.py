@@ -68,12 +68,17 @@ def test_canonical_low_dose_must_sit_inside_a_cited_range(data_copy: Path) -> No
         load(data_copy)
 
 
-def test_statements_the_program_quotes_must_exist(data_copy: Path) -> None:
-    drug = data_copy / "drug.yaml"
-    text = drug.read_text()
-    assert "id: bedtime-dosing" in text
-    drug.write_text(text.replace("id: bedtime-dosing", "id: bedtime-dosing-renamed"))
-    with pytest.raises(KnowledgeError, match="no statement has id 'bedtime-dosing'"):
+@pytest.mark.parametrize(
+    ("file", "statement_id"), [("drug.yaml", "bedtime-dosing"), ("pkpd.yaml", "occupancy-measured")]
+)
+def test_statements_the_program_quotes_must_exist(
+    data_copy: Path, file: str, statement_id: str
+) -> None:
+    path = data_copy / file
+    text = path.read_text()
+    assert f"id: {statement_id}" in text
+    path.write_text(text.replace(f"id: {statement_id}", f"id: {statement_id}-renamed"))
+    with pytest.raises(KnowledgeError, match=rf"{file}: no statement has id '{statement_id}'"):
         load(data_copy)
 
 

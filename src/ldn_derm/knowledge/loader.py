@@ -186,7 +186,10 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
 
 
 # Monograph statements the program cites by id (the regimen's default time, the handout).
-QUOTED_STATEMENTS = ("bedtime-dosing", "approved-use", "off-label-use")
+QUOTED_STATEMENTS = {
+    "drug.yaml": ("bedtime-dosing", "approved-use", "off-label-use"),
+    "pkpd.yaml": ("occupancy-measured",),
+}
 
 
 def _check_links(kb: KnowledgeBase, data_dir: Path, ev_paths: dict[str, Path]) -> None:
@@ -234,13 +237,15 @@ def _check_links(kb: KnowledgeBase, data_dir: Path, ev_paths: dict[str, Path]) -
             f"drug.yaml: canonical_low_dose {canon.label()} lies outside every cited low-dose range"
         )
 
-    for statement_id in QUOTED_STATEMENTS:
-        try:
-            kb.drug.statement(statement_id)
-        except KeyError:
-            problems.append(
-                f"drug.yaml: no statement has id '{statement_id}' (the program quotes it)"
-            )
+    lookups = {"drug.yaml": kb.drug.statement, "pkpd.yaml": kb.pkpd.statement}
+    for file, statement_ids in QUOTED_STATEMENTS.items():
+        for statement_id in statement_ids:
+            try:
+                lookups[file](statement_id)
+            except KeyError:
+                problems.append(
+                    f"{file}: no statement has id '{statement_id}' (the program quotes it)"
+                )
 
     for ref_id in kb.references:
         if ref_id not in used:

@@ -95,6 +95,20 @@ class Statement(Strict):
     caveat: str | None = None  # conflicting evidence or limits, said plainly
 
 
+def _check_unique_ids(statements: list[Statement]) -> None:
+    ids = [st.id for st in statements if st.id]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"statement ids used more than once: {', '.join(repeated)}")
+
+
+def _statement_in(statements: list[Statement], statement_id: str) -> Statement:
+    for st in statements:
+        if st.id == statement_id:
+            return st
+    raise KeyError(statement_id)
+
+
 class DoseRange(Strict):
     """A daily oral dose in mg/day; `low == high` for a fixed dose."""
 
@@ -392,19 +406,12 @@ class Drug(Strict):
 
     @model_validator(mode="after")
     def _unique_statement_ids(self) -> Drug:
-        ids = [st.id for sec in self.sections for st in sec.statements if st.id]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"statement ids used more than once: {', '.join(repeated)}")
+        _check_unique_ids([st for sec in self.sections for st in sec.statements])
         return self
 
     def statement(self, statement_id: str) -> Statement:
         """The monograph statement with this id (KeyError if the data lacks it)."""
-        for section in self.sections:
-            for st in section.statements:
-                if st.id == statement_id:
-                    return st
-        raise KeyError(statement_id)
+        return _statement_in([st for sec in self.sections for st in sec.statements], statement_id)
 
 
 # ---------------------------------------------------------------- comparators
@@ -508,6 +515,15 @@ class PkpdParameters(Strict):
     parameters: list[PkParameter] = Field(default_factory=list)
     calibration: list[CalibrationPoint] = Field(default_factory=list)
     statements: list[Statement] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_statement_ids(self) -> PkpdParameters:
+        _check_unique_ids(self.statements)
+        return self
+
+    def statement(self, statement_id: str) -> Statement:
+        """The pharmacology statement with this id (KeyError if the data lacks it)."""
+        return _statement_in(self.statements, statement_id)
 
     def value(self, ident: str) -> float:
         for p in self.parameters:

@@ -460,7 +460,8 @@ def assessment_view(assessment: dict[str, Any]) -> dict[str, Any]:
     return {**assessment, "numbers": numbers, "references": refs}
 
 
-PAGE_NOTES = ("measured", "repeated_dosing")
+# the page states what was measured once, cited, above the form; these notes apply it
+PAGE_NOTES = ("repeated_dosing",)
 
 
 def simulation_view(body: SimulateIn) -> dict[str, Any]:
@@ -502,7 +503,7 @@ def simulation_view(body: SimulateIn) -> dict[str, Any]:
     below = [f"{r.schedule.doses_mg[0]:g} mg" for r in results if r.below_measured_range]
     if below:  # which curves lie wholly outside the measured range
         notes.insert(
-            1,
+            0,
             f"No occupancy has ever been measured below {LOWEST_MEASURED_MG:g} mg: the "
             f"{', '.join(below)} curves are extrapolations of the calibrated model.",
         )

@@ -342,9 +342,23 @@ async def assess_form(request: Request) -> Response:
 # ---------------------------------------------------------------- mechanism
 
 
+def _mechanism_sources() -> dict[str, Any]:
+    """What has been measured (a cited knowledge-base statement) and its references."""
+    kb = get_knowledge()
+    measured = kb.pkpd.statement("occupancy-measured")
+    refs = [views.reference_dict(kb.references[r]) for r in measured.refs]
+    return {
+        "measured": measured,
+        "sources": refs,
+        "numbers": {r["id"]: i for i, r in enumerate(refs, 1)},
+    }
+
+
 @router.get("/mechanism")
 def mechanism_page(request: Request) -> Response:
-    return render(request, "mechanism.html", values={}, result=None, error=None)
+    return render(
+        request, "mechanism.html", values={}, result=None, error=None, **_mechanism_sources()
+    )
 
 
 @router.post("/ui/simulate")
@@ -380,4 +394,5 @@ async def simulate_form(request: Request) -> Response:
         values=values,
         result=result,
         error=error,
+        **_mechanism_sources(),
     )
