@@ -176,3 +176,25 @@ def test_contraindication_blocks_unless_overridden_with_a_reason() -> None:
     assert rx.medication_request["subject"]["reference"] == "Patient/p1"
     notes = " ".join(n["text"] for n in rx.medication_request["note"])
     assert "opioid stopped 2 weeks ago" in notes
+
+
+def test_the_assumed_bedtime_is_cited_in_the_prescription_text() -> None:
+    from ldn_derm.knowledge import get_knowledge
+
+    kb = get_knowledge()
+    assumed = build_prescription(
+        "psoriasis", build_regimen(target_mg=3, start_date=START), "capsule", authored_on=START
+    ).text
+    line = next(ln for ln in assumed.splitlines() if "Time of day not given" in ln)
+    marks = line.rsplit("[", 1)[1].rstrip("]").split(", ")
+    listed = assumed.split("References:", 1)[1].splitlines()
+    for mark, ref in zip(marks, kb.drug.statement("bedtime-dosing").refs, strict=True):
+        entry = next(ln for ln in listed if ln.strip().startswith(f"{mark}. "))
+        assert kb.references[ref].title[:25] in entry
+    chosen = build_prescription(
+        "psoriasis",
+        build_regimen(target_mg=3, time="bedtime", start_date=START),
+        "capsule",
+        authored_on=START,
+    ).text
+    assert "Time of day not given" not in chosen

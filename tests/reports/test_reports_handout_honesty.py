@@ -33,14 +33,26 @@ def test_stopping_advice_carries_the_knowledge_base_caveat() -> None:
 
 
 def test_opening_lines_cite_the_approval_and_off_label_sources() -> None:
+    import html as html_lib
     import re
 
+    from ldn_derm.knowledge.citations import reference_line
+    from ldn_derm.reports.handout import handout_context
+
     kb = get_knowledge()
-    html = _html()
-    opening = html.split("approved at much higher doses", 1)[1].split("</p>", 1)[0]
+    page = _html()
+    opening = page.split("approved at much higher doses", 1)[1].split("</p>", 1)[0]
     marks = re.search(r"<sup> \[([\d, ]+)\]</sup>", opening)
     assert marks, "the opening sentence carries no citation mark"
-    refs = {r for i in ("approved-use", "off-label-use") for r in kb.drug.statement(i).refs}
-    listed = html.split("References", 1)[-1]
-    for ref in refs:  # every cited source is in the reference list
-        assert kb.references[ref].title.split(":")[0][:30] in listed
+    numbers = [int(n) for n in marks.group(1).split(", ")]
+    reg = build_regimen(target_mg=4.5, days=90, time="bedtime")
+    rx = build_prescription("psoriasis", reg, "capsule", authored_on=date(2026, 12, 1))
+    listed = handout_context(rx)["references"]  # in citation order: number n is listed[n - 1]
+    expected = {
+        reference_line(kb.references[r])
+        for i in ("approved-use", "off-label-use")
+        for r in kb.drug.statement(i).refs
+    }
+    assert {listed[n - 1] for n in numbers} == expected
+    for line in expected:  # and the page prints them
+        assert html_lib.escape(line, quote=False)[:40] in page

@@ -246,7 +246,7 @@ def _text(
     assumptions = (*regimen.assumptions, *plan.assumptions)
     if assumptions:
         lines += ["", "Assumptions (check them):"]
-        lines += [f"  - {a}" for a in assumptions]
+        lines += [f"  - {a}{cite(regimen.assumption_refs(a))}" for a in assumptions]
     if warnings:
         lines += ["", "Notes:"]
         lines += [f"  - {w}" for w in warnings]

@@ -56,6 +56,9 @@ class Step:
         return self.dose_mg * self.days
 
 
+TIMING_ASSUMPTION = "Time of day not given"  # how the default-time assumption begins
+
+
 @dataclass(frozen=True)
 class Regimen:
     steps: tuple[Step, ...]
@@ -121,6 +124,10 @@ class Regimen:
             "references": list(self.refs),
             "timing_references": list(self.timing_refs),
         }
+
+    def assumption_refs(self, assumption: str) -> tuple[str, ...]:
+        """The references behind one of the assumptions (the default time of day has some)."""
+        return self.timing_refs if assumption.startswith(TIMING_ASSUMPTION) else ()
 
     def describe_step(self, step: Step) -> str:
         return f"{fmt_mg(step.dose_mg)} mg once daily {self.time.phrase}"
@@ -322,7 +329,7 @@ def _dose_time(
         basis = kb.drug.statement("bedtime-dosing")
         cited = "; ".join(kb.references[r].short() for r in basis.refs)
         assumptions.append(
-            f"Time of day not given{source}: bedtime. {basis.text.strip().rstrip('.')} ({cited})."
+            f"{TIMING_ASSUMPTION}{source}: bedtime. {basis.text.strip().rstrip('.')} ({cited})."
         )
         return DoseTime.BEDTIME, tuple(basis.refs)
     try:
