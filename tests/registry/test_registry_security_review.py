@@ -177,3 +177,19 @@ def test_parallel_failed_logins_cannot_exceed_the_limit(db: Database, people: Pe
             )
         )
     assert recorded == MAX_FAILURES
+
+
+def test_an_ipv6_client_is_limited_by_its_slash_64(
+    db: Database, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ldn_derm.registry import auth
+    from ldn_derm.registry.errors import AuthenticationError, RateLimitedError
+
+    monkeypatch.setattr(auth, "MAX_ADDRESS_FAILURES", 3)
+    for i in range(3):  # a new address of the same /64 and a new user name each time
+        with pytest.raises(AuthenticationError):
+            auth.authenticate(db, f"guess{i}", "Winter1", f"2001:db8:7:7::{i + 1:x}")
+    with pytest.raises(RateLimitedError):
+        auth.authenticate(db, "alice", PASSWORD, "2001:db8:7:7:ffff::1")
+    # another /64 is another source
+    assert auth.authenticate(db, "alice", PASSWORD, "2001:db8:7:8::1").username == "alice"

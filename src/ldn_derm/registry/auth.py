@@ -5,8 +5,8 @@
 - Logins are limited per (user name, address): after MAX_FAILURES failures within
   FAILURE_WINDOW the next attempt is refused until the oldest failure leaves the window. One
   address is also limited across all user names (MAX_ADDRESS_FAILURES in the same window), so
-  it cannot try one password on many accounts. The attempts live in the database, so the
-  limits hold across server workers.
+  it cannot try one password on many accounts. An IPv6 client is counted by its /64 network.
+  The attempts live in the database, so the limits hold across server workers.
 - A session is a random token in an HttpOnly cookie; the database keeps only its SHA-256, the
   user, a CSRF token, and idle/absolute expiry times. Logging out deletes the row.
 """
@@ -189,6 +189,22 @@ def _failures(s: Session, username: str, ip: str, now: datetime) -> list[datetim
     ]
 
 
+def rate_limit_source(ip: str) -> str:
+    """What the login limits count per: the IPv4 address, or the /64 network of an IPv6 one
+    (one client usually holds a whole /64, and could rotate through it)."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]  # not an address (a test client, a proxy's label): count it as given
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is an IPv4 client
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def _serialise_logins_from(s: Session, ip: str) -> None:
     """On PostgreSQL, one login at a time per address: otherwise parallel attempts all count
     the failures before any of them is written, and together exceed the limits. (SQLite
@@ -228,14 +244,15 @@ def authenticate(db: Database, username: str, password: str, ip: str) -> UserInf
     # Anything outside the user-name alphabet cannot be an account; keep a storable key for the
     # rate limit (PostgreSQL refuses NUL in text).
     name = re.sub(r"[^a-z0-9._@-]", "?", normalise_username(username))[:64] or "?"
+    source = rate_limit_source(ip)  # the limits count per source; the audit keeps the address
     now = utcnow()
     with db.transaction() as s:
-        _serialise_logins_from(s, ip)
+        _serialise_logins_from(s, source)
         blocked_until = [
             failures[-limit] + FAILURE_WINDOW  # when enough failures have left the window
             for failures, limit in (
-                (_failures(s, name, ip, now), MAX_FAILURES),
-                (_address_failures(s, ip, now), MAX_ADDRESS_FAILURES),
+                (_failures(s, name, source, now), MAX_FAILURES),
+                (_address_failures(s, source, now), MAX_ADDRESS_FAILURES),
             )
             if len(failures) >= limit
         ]
@@ -251,7 +268,7 @@ def authenticate(db: Database, username: str, password: str, ip: str) -> UserInf
         user = s.scalar(select(User).where(User.username == name))
         ok = verify_password(user.password_hash if user else _dummy_hash(), password)
         ok = ok and user is not None and user.active
-        s.add(LoginAttempt(username=name, ip=ip, at=now, success=ok))
+        s.add(LoginAttempt(username=name, ip=source, at=now, success=ok))
         if not ok or user is None:
             audit.record(s, None, "login", outcome="failed", username=name, ip=ip)
             failed = True

@@ -264,7 +264,8 @@ class AuditEvent(Base):
 
 
 class LoginAttempt(Base):
-    """Login attempts per user name and address: the rate limits count these (all workers)."""
+    """Login attempts per user name and source (the address; an IPv6 client's /64): the rate
+    limits count these (all workers)."""
 
     __tablename__ = "login_attempts"
     __table_args__ = (
