@@ -567,3 +567,31 @@ def test_a_malformed_fhir_server_is_unusable_not_a_crash(
     body.update(fhirServer=server, fhirAuthorization=TOKEN)
     r = dev_client.post("/cds-services/ldn-order-sign", json=body)
     assert r.status_code == 412, r.text
+
+
+def test_production_reads_plain_http_fhir_servers_only_when_listed(
+    serve: Callable[[Handler], tuple[str, list[str]]], tmp_path: Path, signer: Signer
+) -> None:
+    pid, prefetch = _chet()
+    url, hits = serve(_answer(prefetch))  # an http server on loopback
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(signer.jwks()), encoding="utf-8")
+    service = f"{BASE_URL}/cds-services/ldn-order-sign"
+    body = hook_request("order-sign", pid, None, [naltrexone_order(pid)])
+    body.update(fhirServer=url, fhirAuthorization=TOKEN)
+
+    def call(fhir_servers: tuple[str, ...]) -> int:
+        settings = load_settings(
+            data_dir=tmp_path / "data",
+            public_base_url=BASE_URL,
+            trusted_issuers=(ISSUER,),
+            jwks_files=(str(jwks),),
+            fhir_servers=fhir_servers,
+            host="0.0.0.0",
+        )
+        with TestClient(create_app(settings), base_url=BASE_URL) as client:
+            auth = {"Authorization": f"Bearer {signer.token(service)}"}
+            return client.post("/cds-services/ldn-order-sign", json=body, headers=auth).status_code
+
+    assert call(()) == 412 and hits == []  # no list: https only (CDS Hooks, production data)
+    assert call((url,)) == 200 and hits  # listed explicitly: read

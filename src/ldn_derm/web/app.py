@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         open_issuers = [i for i in settings.trusted_issuers if not settings.fhir_servers_for(i)]
         if open_issuers:
             log.warning(
-                "no fhir_servers list for %s: a call from it may name any http(s) fhirServer",
+                "no fhir_servers list for %s: a call from it may name any https fhirServer",
                 ", ".join(open_issuers),
             )
     if not settings.verify_jwt:

@@ -72,14 +72,19 @@ def _next_link(bundle: dict[str, Any]) -> str | None:
     return None
 
 
-def _usable_server(server: Any, loopback_only: bool, allowed: tuple[str, ...] = ()) -> bool:
+def _usable_server(
+    server: Any, loopback_only: bool, allowed: tuple[str, ...] = (), https_only: bool = False
+) -> bool:
     """An http(s) fhirServer URL under one of the caller's `allowed` bases (when the issuer
-    has a list); with `loopback_only` (JWT checks off: --dev on loopback) it must also point
-    at this machine, so an unauthenticated caller cannot make us fetch from other hosts."""
+    has a list), and https when `https_only`; with `loopback_only` (JWT checks off: --dev on
+    loopback) it must also point at this machine, so an unauthenticated caller cannot make us
+    fetch from other hosts."""
     from ldn_derm.web.settings import fhir_server_allowed
 
     if not isinstance(server, str) or not fhir_server_allowed(server, allowed):
         return False  # not a plain http(s) base (httpx could not even parse some), or unlisted
+    if https_only and not server.strip().lower().startswith("https://"):
+        return False
     if not loopback_only:
         return True
     import httpx
@@ -96,12 +101,13 @@ async def gather(
     *,
     loopback_only: bool = False,
     allowed_servers: tuple[str, ...] = (),
+    https_only: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get.
 
     Call it only for a verified caller; `allowed_servers` are the FHIR bases its issuer may
-    name (empty: any); `loopback_only` restricts fhirServer to this machine (for the --dev
-    server that skips JWT verification)."""
+    name (empty: any); `https_only` refuses plain http; `loopback_only` restricts fhirServer
+    to this machine (for the --dev server that skips JWT verification)."""
     prefetch = body.get("prefetch")
     prefetch = prefetch if isinstance(prefetch, dict) else {}
     raw_context = body.get("context")
@@ -110,7 +116,9 @@ async def gather(
     auth = body.get("fhirAuthorization")
     token = auth.get("access_token") if isinstance(auth, dict) else None
     can_fetch = (
-        _usable_server(server, loopback_only, allowed_servers) and isinstance(token, str) and token
+        _usable_server(server, loopback_only, allowed_servers, https_only)
+        and isinstance(token, str)
+        and token
     )
 
     out: dict[str, list[dict[str, Any]]] = {}

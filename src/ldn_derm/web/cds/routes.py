@@ -208,14 +208,18 @@ async def call_service(service_id: str, request: Request) -> Response:
     if not cards.needs_data(service, body):
         return _json({"cards": []})  # e.g. no naltrexone among the draft orders
     settings = request.app.state.settings
+    verified = request.app.state.cds_verifier is not None
+    allowed = settings.fhir_servers_for(caller.issuer if caller else None)
     try:
-        # without JWT checks (--dev on loopback) fhirServer may only name this machine
         resources = await gather(
             service,
             body,
             settings.fhir_timeout_seconds,
-            loopback_only=request.app.state.cds_verifier is None,
-            allowed_servers=settings.fhir_servers_for(caller.issuer if caller else None),
+            # without JWT checks (--dev on loopback) fhirServer may only name this machine
+            loopback_only=not verified,
+            allowed_servers=allowed,
+            # CDS Hooks: https for production data; an http base must be listed explicitly
+            https_only=verified and not allowed,
         )
     except PrefetchMissingError as exc:
         return problem(
