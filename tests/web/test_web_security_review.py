@@ -557,7 +557,15 @@ def test_a_trailing_comma_in_a_per_issuer_setting_adds_no_issuer(
 
 
 @pytest.mark.parametrize(
-    "server", ["http://127.0.0.1\t:1/fhir", "http://[::1/fhir", "http://127.0.0.1/fhir/../x"]
+    "server",
+    [
+        "http://127.0.0.1\t:1/fhir",
+        "http://[::1/fhir",
+        "http://127.0.0.1/fhir/../x",
+        "http://127.0.0.1:99999/fhir",  # a port no socket accepts
+        "http://127.0.0.1/fhir/..;/x",
+        "http://127.0.0.1/fhir/..%2Fx",
+    ],
 )
 def test_a_malformed_fhir_server_is_unusable_not_a_crash(
     dev_client: TestClient, server: str
@@ -595,3 +603,30 @@ def test_production_reads_plain_http_fhir_servers_only_when_listed(
 
     assert call(()) == 412 and hits == []  # no list: https only (CDS Hooks, production data)
     assert call((url,)) == 200 and hits  # listed explicitly: read
+
+
+def test_next_links_never_leave_the_checked_base(
+    serve: Callable[[Handler], tuple[str, list[str]]],
+) -> None:
+    pid, prefetch = _chet()
+
+    def handle(h: http.server.BaseHTTPRequestHandler) -> None:
+        port = h.server.server_address[1]
+        page: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+        if h.path.startswith("/fhir/Condition"):  # a next link that resolves outside /fhir/
+            page["link"] = [
+                {"relation": "next", "url": f"http://127.0.0.1:{port}/fhir/../admin?page=2"}
+            ]
+        elif "/Patient/" in h.path:
+            page = prefetch["patient"]
+        body = json.dumps(page).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/fhir+json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    url, hits = serve(handle)
+    got = asyncio.run(gather(services()["ldn-order-sign"], _body(pid, url + " "), 2.0))
+    assert got["patient"]
+    assert hits and all(h.startswith("/fhir/") for h in hits), hits  # /admin never asked

@@ -115,8 +115,12 @@ def fhir_base(url: str) -> str:
     import httpx
 
     text = url.strip()
-    if any(unquote(seg) in {".", ".."} for seg in urlsplit(text).path.split("/")):
+    path = urlsplit(text).path
+    if any(unquote(seg) in {".", ".."} for seg in path.split("/")):
         raise ValueError("dot segments in the path")
+    if any(c in path.lower() for c in (";", "\\", "%2f", "%5c")):
+        # path parameters (`..;`), backslashes and encoded slashes: servers differ on them
+        raise ValueError("';', '\\' or an encoded slash in the path")
     try:
         parsed = httpx.URL(text)
     except httpx.InvalidURL as exc:
@@ -125,6 +129,8 @@ def fhir_base(url: str) -> str:
         raise ValueError("not an http(s) URL with a host")
     if parsed.userinfo or parsed.query or parsed.fragment:
         raise ValueError("user info, a query or a fragment")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ValueError("a port outside 1-65535")
     port = f":{parsed.port}" if parsed.port is not None else ""  # None: the scheme's default
     path = parsed.raw_path.decode("ascii").rstrip("/") + "/"
     return f"{parsed.scheme}://{parsed.host}{port}{path}"

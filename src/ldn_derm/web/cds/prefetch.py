@@ -136,7 +136,10 @@ async def gather(
     if missing:
         raise PrefetchMissingError(missing)
     if to_fetch:
-        fetched = await _fetch_all(str(server), str(token), to_fetch, timeout)
+        from ldn_derm.web.settings import fhir_base
+
+        # the canonical base that was checked, not the raw text (trailing spaces and the like)
+        fetched = await _fetch_all(fhir_base(str(server)), str(token), to_fetch, timeout)
         for key in to_fetch:
             if key in fetched:
                 out[key] = fetched[key]
@@ -155,6 +158,8 @@ async def _fetch_all(
     import httpx
     import orjson
 
+    from ldn_derm.web.settings import fhir_server_allowed
+
     base = server.rstrip("/") + "/"
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
 
@@ -166,8 +171,15 @@ async def _fetch_all(
                 break
             try:
                 status, content = await _read_capped(client, url)
-            except (httpx.HTTPError, httpx.InvalidURL, _TooLargeError):
-                return None  # InvalidURL: a malformed `next` link
+            except (
+                httpx.HTTPError,
+                httpx.InvalidURL,
+                _TooLargeError,
+                OSError,
+                ValueError,
+                OverflowError,
+            ):
+                return None  # InvalidURL, ValueError: a malformed `next` link
             if status == 404 and not found:
                 return []  # an instance read that found nothing, like a null prefetch
             if status != 200:
@@ -180,8 +192,8 @@ async def _fetch_all(
                 return None
             found.extend(resources_in(data))
             url = _next_link(data) if isinstance(data, dict) else None
-            if url and not url.startswith(base):
-                break  # never send the token to another host
+            if url and not fhir_server_allowed(re.split(r"[?#]", url, maxsplit=1)[0], (base,)):
+                break  # never send the token to another host, or outside the checked base
         return found
 
     # follow_redirects=False (httpx's default, stated here): a redirect is a failed read, so
