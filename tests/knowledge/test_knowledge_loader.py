@@ -88,3 +88,11 @@ def test_statement_ids_are_unique(data_copy: Path) -> None:
     drug.write_text(text.replace("id: off-label-use", "id: approved-use"))
     with pytest.raises(KnowledgeError, match=r"drug\.yaml.*approved-use"):
         load(data_copy)
+
+
+def test_short_labels_flag_recalled_authors_or_years() -> None:
+    refs = get_knowledge().references
+    assert refs["albers-2017"].short() == "Albers 2017, JAMA Dermatol"  # seen in full
+    recalled = refs["hhd-partners-cases"]
+    assert {"authors", "year"} & set(recalled.unverified)
+    assert recalled.short().startswith("Cao 2018 (unverified)")

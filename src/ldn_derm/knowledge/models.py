@@ -76,12 +76,17 @@ class Reference(Strict):
         return self.url
 
     def short(self) -> str:
-        """`Albers 2017, JAMA Dermatol` style label."""
+        """`Albers 2017, JAMA Dermatol` style label; `(unverified)` follows an author or year
+        that was recalled rather than seen."""
         first = (self.authors or self.title).split(",")[0].split(" ")[0]
         parts = [first if self.authors else self.title]
         if self.year:
             parts.append(str(self.year))
         label = " ".join(parts)
+        if (self.authors and "authors" in self.unverified) or (
+            self.year and "year" in self.unverified
+        ):
+            label += " (unverified)"
         return f"{label}, {self.journal}" if self.journal else label
 
 
