@@ -21,6 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "registry"))
+from accessibility import assert_accessible  # noqa: E402  (tests/e2e, beside this file)
 from registry_testkit import LiveServer, start_server  # noqa: E402
 
 SHOTS = REPO / "artifacts" / "screenshots"
@@ -100,6 +101,7 @@ def test_researcher_dashboard(browser: Any, server: LiveServer) -> None:
     shot = SHOTS / "registry-dashboard.png"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
+    assert_accessible(page)
     if os.environ.get("LDN_UPDATE_DOCS_SCREENSHOTS") == "1":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, DOCS_IMG / "registry-dashboard.png")
@@ -117,6 +119,7 @@ def test_clinician_enters_two_visits_and_sees_the_trajectory(
     assert page.url.endswith("/registry/patients")
     assert page.get_by_role("link", name="Demo, Avery").is_visible()
     page.screenshot(path=str(SHOTS / "registry-patients.png"), full_page=True)
+    assert_accessible(page)
 
     page.get_by_label("Given name").fill("Robin")
     page.get_by_label("Family name").fill("Browser-Test")
@@ -161,6 +164,7 @@ def test_clinician_enters_two_visits_and_sees_the_trajectory(
     )
     assert "responded" in page.locator("dl.facts").inner_text()  # PASI 11.2 -> 5.1
     page.screenshot(path=str(SHOTS / "registry-course.png"), full_page=True)
+    assert_accessible(page)  # visit form, visit table, trajectory plot
 
     # a value out of range is refused in place, with the field marked
     page.locator("#f-pasi").fill("95")
@@ -168,4 +172,5 @@ def test_clinician_enters_two_visits_and_sees_the_trajectory(
     page.get_by_role("button", name="Save visit").click()
     assert "PASI: must be between 0 and 72 (got 95)" in page.get_by_role("alert").inner_text()
     assert page.locator("#f-pasi").get_attribute("aria-invalid") == "true"
+    assert_accessible(page)  # the error state too
     page.close()

@@ -123,13 +123,16 @@ def _install_routes(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json",
             title="ldn-derm API",
             swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg",
         )
+        # screen readers need the page language; FastAPI's template leaves it out
+        html = bytes(page.body).decode().replace("<html>", '<html lang="en">', 1)
+        return HTMLResponse(html)
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
