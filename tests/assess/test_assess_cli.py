@@ -49,6 +49,7 @@ def test_json_output_has_the_documented_shape(
         "positive",
         "negative_or_mixed",
         "doses_mg_per_day",
+        "positive_possibly_low",
     }
     finding = next(f for f in out["findings"] if f["code"] == "opioid-use")
     assert set(finding) == {"code", "severity", "summary", "detail", "triggered_by", "references"}

@@ -126,3 +126,40 @@ def test_condition_with_only_negative_evidence(run: Run, kb: KnowledgeBase) -> N
     result = run(bundle)
     assert result.finding("indication-evidence-negative") is not None
     assert result.candidacy is Candidacy.NO_INDICATION
+
+
+@pytest.mark.parametrize(
+    ("condition", "text"),
+    [
+        ("atopic-dermatitis-pruritus", "Atopic dermatitis"),
+        ("prurigo-nodularis", "Prurigo nodularis"),
+    ],
+)
+def test_improvement_only_at_higher_doses_does_not_support_ldn(
+    run: Run, kb: KnowledgeBase, condition: str, text: str
+) -> None:
+    """Standard-dose (50 mg) naltrexone trials are evidence for naltrexone, not for LDN."""
+    from ldn_derm.knowledge.models import Outcome
+
+    improved = [e for e in kb.evidence_for(condition) if e.outcome is Outcome.IMPROVED]
+    if not improved or any(kb.dose_class(e) in {"low", "unknown"} for e in improved):
+        pytest.skip(f"{condition} no longer has improvement only at higher doses")
+    bundle = Bundle(gender="male")
+    bundle.condition(concept(text=text))
+    result = run(bundle)
+    [indication] = result.indications
+    assert indication.condition == condition
+    assert indication.evidence.positive > 0 and indication.evidence.positive_possibly_low == 0
+    note = result.finding("indication-evidence-higher-dose-only")
+    assert note is not None and "50 mg/day" in note.summary and note.references
+    assert result.candidacy is Candidacy.NO_INDICATION
+
+
+def test_low_dose_improvement_still_supports_ldn_beside_higher_doses(run: Run) -> None:
+    bundle = Bundle(gender="female")
+    bundle.condition(concept(text="Hailey-Hailey disease"))
+    result = run(bundle)
+    [indication] = result.indications
+    assert indication.evidence.positive_possibly_low >= 1
+    assert result.finding("indication-evidence-higher-dose-only") is None
+    assert result.candidacy in {Candidacy.CANDIDATE, Candidacy.CANDIDATE_WITH_CAUTIONS}

@@ -123,6 +123,16 @@ def test_evidence_page_lists_every_study(dev_client: TestClient) -> None:
     assert dev_client.get("/evidence/no-such-disease").status_code == 404
 
 
+def test_evidence_page_marks_studies_above_the_low_dose_range(dev_client: TestClient) -> None:
+    kb = get_knowledge()
+    html = dev_client.get("/evidence/prurigo-nodularis").text
+    assert "Studies of naltrexone in" in html and "Studies of low-dose" not in html
+    standard = [e for e in kb.evidence_for("prurigo-nodularis") if kb.dose_class(e) == "standard"]
+    assert standard and html.count("standard dose, not LDN") == len(standard)
+    low = dev_client.get("/evidence/lichen-planopilaris").text
+    assert "standard dose, not LDN" not in low
+
+
 def test_htmx_is_vendored_with_its_license(dev_client: TestClient) -> None:
     js = dev_client.get("/static/vendor/htmx/htmx.min.js")
     assert js.status_code == 200 and "0BSD" in js.text[:300]

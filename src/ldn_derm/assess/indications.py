@@ -37,6 +37,7 @@ def indications(ctx: Context) -> tuple[list[Indication], list[Finding]]:
                     positive=summary.positive,
                     negative_or_mixed=summary.negative_or_mixed,
                     doses_mg_per_day=list(summary.doses_mg_per_day),
+                    positive_possibly_low=summary.positive_possibly_low,
                 ),
                 references=list(summary.references),
             )
@@ -67,13 +68,36 @@ def indications(ctx: Context) -> tuple[list[Indication], list[Finding]]:
                     references=list(summary.references),
                 )
             )
-    result.sort(key=lambda i: (-i.evidence.positive, i.condition))
+        elif summary.positive_possibly_low == 0:
+            low = ctx.kb.drug.canonical_low_dose.label()
+            doses = ", ".join(summary.higher_dose_positive_doses)
+            notes.append(
+                Finding(
+                    code="indication-evidence-higher-dose-only",
+                    severity=Severity.INFO,
+                    summary=(
+                        f"{condition.name}: improvement reported only at higher doses ({doses})"
+                    ),
+                    detail=(
+                        f"The studies that reported improvement in {condition.name} gave "
+                        f"naltrexone at {doses}, above the low-dose range ({low}). No study of "
+                        "low-dose naltrexone in this condition reported improvement, so this "
+                        f"evidence does not support LDN. {summary.line()}."
+                    ),
+                    triggered_by=list(dict.fromkeys(refs)),
+                    references=list(summary.references),
+                )
+            )
+    result.sort(
+        key=lambda i: (-i.evidence.positive_possibly_low, -i.evidence.positive, i.condition)
+    )
     return result, notes
 
 
 def supported(indication: Indication) -> bool:
-    """An indication with at least one study that reported improvement."""
-    return indication.evidence.positive > 0
+    """An indication with at least one study that reported improvement at a low dose, or at a
+    dose the source does not report; improvement only at higher doses is not LDN evidence."""
+    return indication.evidence.positive_possibly_low > 0
 
 
 def _rank(how: str) -> int:

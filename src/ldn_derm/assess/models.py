@@ -57,6 +57,8 @@ class IndicationEvidence(_Model):
     positive: int
     negative_or_mixed: int
     doses_mg_per_day: list[str]
+    # studies that improved at a low dose or an unreported one: what LDN candidacy rests on
+    positive_possibly_low: int = 0
 
 
 class Indication(_Model):

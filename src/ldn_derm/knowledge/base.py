@@ -34,6 +34,10 @@ class ConditionSummary:
     doses_mg_per_day: list[str]
     low_dose_studies: int
     references: list[str]
+    # improved at a low dose, or at one the source does not report (which may have been low);
+    # improvement seen only at higher doses is evidence for naltrexone, not for LDN
+    positive_possibly_low: int = 0
+    higher_dose_positive_doses: tuple[str, ...] = ()  # doses of improved higher-dose studies
 
     def line(self) -> str:
         doses = "doses " + ", ".join(self.doses_mg_per_day) if self.doses_mg_per_day else ""
@@ -102,6 +106,22 @@ class KnowledgeBase:
             doses_mg_per_day=doses,
             low_dose_studies=sum(1 for e in entries if self.dose_class(e) == "low"),
             references=refs,
+            positive_possibly_low=sum(
+                e.outcome is Outcome.IMPROVED and self.dose_class(e) in {"low", "unknown"}
+                for e in entries
+            ),
+            higher_dose_positive_doses=tuple(
+                sorted(
+                    {
+                        e.dose.label()
+                        for e in entries
+                        if e.dose
+                        and e.outcome is Outcome.IMPROVED
+                        and self.dose_class(e) in {"standard", "intermediate"}
+                    },
+                    key=_dose_key,
+                )
+            ),
         )
 
     def dose_class(self, entry: EvidenceEntry) -> str:

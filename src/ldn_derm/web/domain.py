@@ -226,21 +226,40 @@ def _cds_assessment(records: list[dict[str, Any]]) -> Assessment:
 
 
 def cds_patient_view_findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Findings for patient-view: one info finding per active condition with LDN evidence."""
+    """Findings for patient-view: one info finding per active condition with naltrexone studies.
+    Studies at a low (or unreported) dose are LDN evidence; a condition studied only at higher
+    doses gets a card that says so, rather than passing 50 mg trials off as LDN evidence."""
     kb = get_knowledge()
     assessment = _cds_assessment(records)
     out = []
     for ind in assessment.indications:
-        ev = ind.evidence
-        studies = f"{ev.studies} stud{'y' if ev.studies == 1 else 'ies'}"
-        doses = ", ".join(ev.doses_mg_per_day) or "doses not reported"
-        summary = f"Low-dose naltrexone has published evidence in {ind.name}: {studies}"
+        entries = kb.evidence_for(ind.condition)
+        if not entries:
+            continue  # nothing published to show
+        ldn = [e for e in entries if kb.dose_class(e) in {"low", "unknown"}]
+        higher = [e for e in entries if e not in ldn]
+        if ldn:
+            summary = (
+                f"Low-dose naltrexone has published evidence in {ind.name}: {_studies(len(ldn))}"
+            )
+            detail = f"The knowledge base has {_studies(len(ldn))} at a low or unreported dose: "
+            detail += _evidence_line(ldn) + "."
+            if higher:
+                detail += (
+                    f" {_studies(len(higher)).capitalize()} used doses reaching above the "
+                    f"low-dose range: {_evidence_line(higher)}."
+                )
+        else:
+            summary = f"{ind.name}: naltrexone studied only above the low-dose range"
+            detail = (
+                f"No study of low-dose naltrexone in {ind.name} was found. The knowledge base has "
+                f"{_studies(len(higher))} at higher doses: {_evidence_line(higher)}."
+            )
+            if all(kb.dose_class(e) == "standard" for e in higher):
+                detail += " That is the standard (addiction-medicine) dose, not LDN."
         detail = (
-            f"**{ind.name}** is on the problem list ({'; '.join(ind.matched_from)}). The "
-            f"knowledge base has {studies} of low-dose naltrexone: {ev.positive} improved, "
-            f"{ev.negative_or_mixed} mixed, no benefit or worse; doses {doses}. The evidence is "
-            "mostly case reports, case series and small trials. Low dose means "
-            f"{kb.drug.canonical_low_dose.label()} (off label)."
+            f"**{ind.name}** is on the problem list ({'; '.join(ind.matched_from)}). {detail} "
+            f"Low dose means {kb.drug.canonical_low_dose.label()} (off label)."
         )
         out.append(
             {
@@ -249,12 +268,51 @@ def cds_patient_view_findings(records: list[dict[str, Any]]) -> list[dict[str, A
                 "severity": "info",
                 "summary": summary,
                 "detail": detail,
-                "references": ind.references,
+                "references": sorted({r for e in entries for r in e.refs}),
                 "link_path": f"/evidence/{ind.condition}",
-                "link_label": f"LDN evidence for {ind.name} (ldn-derm)",
+                "link_label": f"Naltrexone evidence for {ind.name} (ldn-derm)",
             }
         )
     return out
+
+
+def _studies(n: int) -> str:
+    return f"{n} stud{'y' if n == 1 else 'ies'}"
+
+
+def _doses(entries: list[Any]) -> str:
+    """'3–4.5 mg/day, 6.25 mg/day; not reported in 2' (the doses the entries state)."""
+    ranges = sorted({(e.dose.low, e.dose.high, e.dose.label()) for e in entries if e.dose})
+    stated = ", ".join(dict.fromkeys(label for _, _, label in ranges))
+    unreported = sum(e.dose is None for e in entries)
+    missing = f"not reported in {unreported}" if unreported else ""
+    return "; ".join(part for part in (stated, missing) if part)
+
+
+DESIGN_NAMES = {  # singular, plural
+    "rct": ("randomised trial", "randomised trials"),
+    "crossover-rct": ("crossover randomised trial", "crossover randomised trials"),
+    "case-series": ("case series", "case series"),
+    "retrospective-series": ("retrospective series", "retrospective series"),
+}
+
+
+def _evidence_line(entries: list[Any]) -> str:
+    """'2 improved, 1 mixed, no benefit or worse (2 case reports, 1 case series); doses ...'."""
+    from collections import Counter
+
+    from ldn_derm.knowledge.models import Outcome
+
+    improved = sum(e.outcome is Outcome.IMPROVED for e in entries)
+    designs = Counter(e.design.value for e in entries)
+    kinds = ", ".join(
+        f"{n} {DESIGN_NAMES.get(d, (d.replace('-', ' '), d.replace('-', ' ') + 's'))[n != 1]}"
+        for d, n in sorted(designs.items())
+    )
+    return (
+        f"{improved} improved, {len(entries) - improved} mixed, no benefit or worse "
+        f"({kinds}); doses {_doses(entries)}"
+    )
 
 
 def daily_dose_mg(order: dict[str, Any]) -> float | None:
@@ -291,7 +349,10 @@ def daily_dose_mg(order: dict[str, Any]) -> float | None:
 
 
 def _order_indication(order: dict[str, Any], assessment: Assessment) -> tuple[str, str] | None:
-    """(condition id, how we know): the order's stated reason, else the patient's indication."""
+    """(condition id, how we know) for an order meant as LDN: the order's stated reason, else
+    the patient's indication, either with low-dose evidence. None when there is none: a
+    condition studied only at standard doses (pruritus at 50 mg), or naltrexone for alcohol or
+    opioid use disorder, is not ours to judge."""
     kb = get_knowledge()
     for concept in order.get("reasonCode") or []:
         if not isinstance(concept, dict):
@@ -301,12 +362,15 @@ def _order_indication(order: dict[str, Any], assessment: Assessment) -> tuple[st
         keys.append(str(concept.get("text") or ""))
         for key in keys:
             try:
-                return kb.find_condition(key).id, "the order's reason"
+                cid = kb.find_condition(key).id
             except LdnError:
                 continue
-    if assessment.indications:
-        ind = assessment.indications[0]
-        return ind.condition, f"{ind.name} on the problem list"
+            if kb.summarize(cid).positive_possibly_low == 0:
+                return None  # the stated reason has no low-dose evidence to hold the order to
+            return cid, "the order's reason"
+    for ind in assessment.indications:
+        if ind.evidence.positive_possibly_low > 0:
+            return ind.condition, f"{ind.name} on the problem list"
     return None
 
 
@@ -337,20 +401,30 @@ def _plan_parts(condition_id: str, day: Any) -> tuple[list[dict[str, Any]], str,
     from ldn_derm.regimen.monitoring import build_monitoring_plan
     from ldn_derm.regimen.prescription import build_prescription
 
+    kb = get_knowledge()
     regimen = _suggested_regimen_on(condition_id, day)
     rx = build_prescription(condition_id, regimen, "capsule", authored_on=day)
     plan = build_monitoring_plan(condition_id, regimen)
     steps = [f"{s.dose_mg.normalize():f} mg" for s in regimen.steps]
     line = " → ".join(steps) + f" once daily {regimen.time.phrase}"
-    lines = [f"**Regimen** ({regimen.protocol_name or 'fixed low dose'}): {line}."]
+    scheme = regimen.protocol_name or (
+        f"no published scheme for {kb.conditions[condition_id].name}: the top of the cited "
+        "low-dose range"
+    )
+    lines = [f"**Regimen** ({scheme}): {line}."]
     for step in regimen.steps:
         lines.append(f"- {regimen.describe_step(step)}")
+    for assumption in regimen.assumptions:  # what the source does not say, made visible
+        lines.append(f"- Assumed: {assumption}")
     lines.append("")
     lines.append("**Monitoring**")
-    for item in (*plan.side_effects, *plan.thyroid, *plan.opioids, *plan.follow_up):
-        lines.append(f"- **{item.title}.** {item.text}")
-    lines.append(f"- **{plan.stopping.title}.** {plan.stopping.text}")
-    refs = list(dict.fromkeys([*regimen.refs, *plan.refs]))
+    for item in (*plan.side_effects, *plan.thyroid, *plan.opioids, *plan.follow_up, plan.stopping):
+        caveat = f" *Caveat: {item.caveat.strip()}*" if item.caveat else ""
+        lines.append(f"- **{item.title}.** {item.text}{caveat}")
+    range_refs = (
+        [] if regimen.protocol_name else [r for lr in kb.drug.low_dose_ranges for r in lr.refs]
+    )
+    refs = list(dict.fromkeys([*regimen.refs, *range_refs, *regimen.timing_refs, *plan.refs]))
     dosage = list(rx.medication_request.get("dosageInstruction") or [])
     return dosage, "\n".join(lines), refs, line
 
@@ -402,14 +476,20 @@ def cds_order_findings(
                     "summary": f"{mg:g} mg/day is not low-dose naltrexone "
                     f"({low.label()}) for {name}",
                     "detail": (
-                        f"The draft order gives {mg:g} mg of naltrexone a day. For {name} "
-                        f"({why}) the published low-dose range is {low.label()}; "
-                        f"{kb.drug.standard_dose.label()} is the standard dose for addiction "
-                        "medicine, not an anti-inflammatory dose. Suggested instead: "
-                        f"{plan_line}."
+                        f"The draft order gives {mg:g} mg of naltrexone a day. The evidence "
+                        f"for {name} ({why}) is for low-dose naltrexone; low dose means "
+                        f"{low.label()}. {kb.drug.standard_dose.label()} is the standard "
+                        "dose for alcohol and opioid use disorder, where the anti-inflammatory "
+                        f"effects were not observed. Suggested instead: {plan_line}."
                     ),
                     "references": list(
-                        dict.fromkeys([*kb.drug.low_dose_ranges[0].refs, *plan_refs[:1]])
+                        dict.fromkeys(
+                            [
+                                *kb.drug.low_dose_ranges[0].refs,
+                                *kb.drug.standard_dose_refs,
+                                *plan_refs[:1],
+                            ]
+                        )
                     ),
                     "suggestion": {
                         "label": f"Change to low-dose naltrexone: {plan_line}",

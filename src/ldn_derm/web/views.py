@@ -93,4 +93,5 @@ def evidence_page(kb: KnowledgeBase, condition_id: str) -> dict[str, Any]:
         "condition": condition_summary(kb, condition_id),
         "evidence": [evidence_dict(kb, e) for e in entries],
         "references": [reference_dict(kb.references[r]) for r in ref_ids],
+        "low_dose": kb.drug.canonical_low_dose.label(),
     }
