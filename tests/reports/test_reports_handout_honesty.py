@@ -56,3 +56,17 @@ def test_opening_lines_cite_the_approval_and_off_label_sources() -> None:
     assert {listed[n - 1] for n in numbers} == expected
     for line in expected:  # and the page prints them
         assert html_lib.escape(line, quote=False)[:40] in page
+
+
+def test_conflicting_evidence_travels_into_the_handout() -> None:
+    kb = get_knowledge()
+    page = _html()
+    # the 37 % could not be traced and a pilot found dreams rare (safety.yaml caveat)
+    assert (
+        kb.safety["vivid-dreams"].caveat
+        and "could not be traced" in kb.safety["vivid-dreams"].caveat
+    )
+    assert "one source gives about 37 in 100 people; a small study found it rare" in page
+    # a registry study found no change in thyroid medicine (thyroid-disease text, raknes-2020)
+    assert "raknes-2020" in kb.safety["thyroid-disease"].refs
+    assert "a large study found no change" in page
