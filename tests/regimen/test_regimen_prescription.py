@@ -198,3 +198,13 @@ def test_the_assumed_bedtime_is_cited_in_the_prescription_text() -> None:
         authored_on=START,
     ).text
     assert "Time of day not given" not in chosen
+
+
+def test_follow_up_advice_names_the_scheme_it_comes_from_not_its_dosing() -> None:
+    from ldn_derm.regimen.monitoring import build_monitoring_plan
+
+    plan = build_monitoring_plan("psoriasis", build_regimen(target_mg=4.5, start_date=START))
+    [item] = plan.follow_up
+    assert item.text.startswith("Follow-up every 2-3 months")
+    assert "Hailey-Hailey" in item.text  # where the interval was reported
+    assert "titrate" not in item.text  # the HHD dosing is not advice for a psoriasis plan

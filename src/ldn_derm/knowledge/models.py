@@ -561,6 +561,7 @@ class TitrationProtocol(Strict):
     certainty: Certainty
     note: str | None = None
     caveat: str | None = None  # conflicting or negative evidence, said plainly
+    follow_up: str | None = None  # the follow-up the source reports, e.g. "every 2-3 months"
 
     @model_validator(mode="after")
     def _complete_or_missing(self) -> TitrationProtocol:

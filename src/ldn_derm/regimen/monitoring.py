@@ -21,7 +21,6 @@ SIDE_EFFECT_IDS = ("vivid-dreams", "gi-upset", "headache-anxiety", "self-limited
 THYROID_IDS = ("tsh-screening", "thyroid-disease")
 OPIOID_IDS = ("opioid-interactions", "perioperative-opioids")
 STOPPING_ID = "stopping"
-FOLLOW_UP_PROTOCOL = "cleveland-hhd"  # the only cited follow-up interval (every 2-3 months)
 
 
 @dataclass(frozen=True)
@@ -203,18 +202,23 @@ def build_monitoring_plan(
         if e.time_to_response
     )
     follow_up: list[MonitorItem] = []
-    for proto in kb.protocols.protocols:
-        if proto.id == FOLLOW_UP_PROTOCOL:  # the only follow-up interval in the sources
-            follow_up.append(
-                MonitorItem(
-                    id="follow-up-interval",
-                    title=f"Follow-up ({proto.name})",
-                    text=proto.summary,
-                    refs=tuple(proto.refs),
-                    certainty=proto.certainty.value,
-                    caveat=proto.caveat,
-                )
+    reported = [p for p in kb.protocols.protocols if p.follow_up]  # sources that say how often
+    only = " No other follow-up interval was found in the sources." if len(reported) == 1 else ""
+    for proto in reported:
+        used_in = ", ".join(kb.conditions[c].name for c in proto.conditions)
+        follow_up.append(
+            MonitorItem(
+                id=f"follow-up-{proto.id}",
+                title="Follow-up",
+                text=(
+                    f"Follow-up {proto.follow_up}, as in the {proto.name} scheme ({used_in})."
+                    + only
+                ),
+                refs=tuple(proto.refs),
+                certainty=proto.certainty.value,
+                caveat=proto.caveat,
             )
+        )
     return MonitoringPlan(
         condition_id=cond.id,
         condition_name=cond.name,
