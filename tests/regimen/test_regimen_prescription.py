@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -208,3 +209,22 @@ def test_follow_up_advice_names_the_scheme_it_comes_from_not_its_dosing() -> Non
     assert item.text.startswith("Follow-up every 2-3 months")
     assert "Hailey-Hailey" in item.text  # where the interval was reported
     assert "titrate" not in item.text  # the HHD dosing is not advice for a psoriasis plan
+
+
+def test_compounding_instructions_and_the_default_concentration_are_cited() -> None:
+    from ldn_derm.knowledge import get_knowledge
+
+    kb = get_knowledge()
+    liquid = build_prescription(
+        "psoriasis",
+        build_regimen(target_mg=3, time="bedtime", start_date=START),
+        "liquid",
+        authored_on=START,
+    )
+    text = liquid.text
+    assert re.search(r"Compounding instructions: \[\d", text)
+    line = next(ln for ln in text.splitlines() if "Concentration not given" in ln)
+    [mark] = re.findall(r"\[(\d+)\]$", line)
+    listed = text.split("References:", 1)[1]
+    entry = next(ln for ln in listed.splitlines() if ln.strip().startswith(f"{mark}. "))
+    assert kb.references["fawcett-1997"].title[:30] in entry

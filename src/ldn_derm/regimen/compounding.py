@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ldn_derm.knowledge.models import StabilityFinding
 
 AVICEL = "microcrystalline cellulose (Avicel)"
+CONCENTRATION_ASSUMPTION = "Concentration not given"  # how that assumption begins
 DEFAULT_CONCENTRATION = Decimal("1")  # mg/mL; an assumption, see LiquidPlan.assumptions
 DEFAULT_GRADUATION = Decimal("0.1")  # mL; an assumption about the syringe supplied
 MAX_DOSE_DEVIATION = Decimal("0.05")  # refuse a liquid dose the syringe can't measure within 5%
@@ -100,6 +101,12 @@ class CompoundingPlan:
     liquid: tuple[LiquidLine, ...] = ()
     concentration_mg_per_ml: Decimal | None = None
     syringe_graduation_ml: Decimal | None = None
+    instruction_refs: tuple[str, ...] = ()  # sources of the instructions (fillers, liquid form)
+    concentration_refs: tuple[str, ...] = ()  # sources of the default concentration, if used
+
+    def assumption_refs(self, assumption: str) -> tuple[str, ...]:
+        """The references behind one of the assumptions (the default concentration has some)."""
+        return self.concentration_refs if assumption.startswith(CONCENTRATION_ASSUMPTION) else ()
 
     @property
     def total_capsules(self) -> int:
@@ -289,7 +296,8 @@ def _capsules(
     )
     filler = filler.strip() or AVICEL
     stability, stab_refs = _stability(Form.CAPSULE, kb, filler, None, regimen.days)
-    refs += _statement_refs(kb, "fillers") + stab_refs
+    filler_refs = _statement_refs(kb, "fillers")
+    refs += filler_refs + stab_refs
     listing = "; ".join(
         f"{fmt_mg(c.strength_mg)} mg × {c.count} ({c.figures.text()})" for c in lines
     )
@@ -315,6 +323,7 @@ def _capsules(
         total_drug_mg=total,
         capsules=lines,
         filler=filler,
+        instruction_refs=tuple(dict.fromkeys(filler_refs)),
     )
 
 
@@ -329,11 +338,19 @@ def _liquid(
     salt_text: str,
 ) -> CompoundingPlan:
     assumptions: list[str] = []
+    concentration_refs: tuple[str, ...] = ()
     if concentration is None:
         conc = DEFAULT_CONCENTRATION
         assumptions.append(
-            "Concentration not given: 1 mg/mL is used (the strength described for liquids made "
-            "from 50-mg tablets)."
+            f"{CONCENTRATION_ASSUMPTION}: {fmt_mg(conc)} mg/mL is used (the strength described "
+            "for liquids made from 50-mg tablets)."
+        )
+        concentration_refs = tuple(
+            r
+            for f in kb.protocols.compounding.stability
+            if f.concentration_mg_per_ml is not None
+            and Decimal(str(f.concentration_mg_per_ml)) == conc
+            for r in f.refs
         )
     elif isinstance(concentration, Decimal):
         conc = concentration
@@ -378,7 +395,8 @@ def _liquid(
         )
     total_ml = sum((line.total_ml for line in lines), Decimal(0))
     stability, stab_refs = _stability(Form.LIQUID, kb, None, conc, regimen.days)
-    refs += _statement_refs(kb, "liquid-form") + stab_refs
+    liquid_refs = _statement_refs(kb, "liquid-form")
+    refs += liquid_refs + stab_refs
     per_step = "; ".join(
         f"{fmt_mg(line.dose_mg)} mg = {fmt_mg(line.volume_ml)} mL daily × {line.days} days"
         for line in lines
@@ -403,6 +421,8 @@ def _liquid(
         liquid=tuple(lines),
         concentration_mg_per_ml=conc,
         syringe_graduation_ml=grad,
+        instruction_refs=tuple(dict.fromkeys(liquid_refs)),
+        concentration_refs=tuple(dict.fromkeys(concentration_refs)),
     )
 
 

@@ -237,7 +237,7 @@ def _text(
         )
     c = kb.protocols.compounding
     lines += ["", "Dose basis:", f"  {plan.salt_statement}{cite(c.molar_mass_refs)}"]
-    lines += ["", "Compounding instructions:"]
+    lines += ["", f"Compounding instructions:{cite(plan.instruction_refs)}"]
     lines += [f"  - {i}" for i in plan.instructions]
     lines += ["", "Beyond-use date:"]
     lines += [f"  - {s.text}{cite(s.refs)}" for s in plan.stability]
@@ -246,7 +246,10 @@ def _text(
     assumptions = (*regimen.assumptions, *plan.assumptions)
     if assumptions:
         lines += ["", "Assumptions (check them):"]
-        lines += [f"  - {a}{cite(regimen.assumption_refs(a))}" for a in assumptions]
+        lines += [
+            f"  - {a}{cite(regimen.assumption_refs(a) or plan.assumption_refs(a))}"
+            for a in assumptions
+        ]
     if warnings:
         lines += ["", "Notes:"]
         lines += [f"  - {w}" for w in warnings]
