@@ -331,3 +331,14 @@ def test_entry_without_dose_needs_a_reason(note: str | None) -> None:
     else:
         with pytest.raises(ValidationError, match="dose_note"):
             EvidenceEntry.model_validate(data)
+
+
+def test_the_evidence_mix_sentence_is_counted_from_the_data() -> None:
+    from ldn_derm.knowledge import get_knowledge
+
+    kb = get_knowledge()
+    designs = [e.design.value for e in kb.evidence.values()]
+    small = sum(d in {"case-report", "case-series", "retrospective-series"} for d in designs)
+    sentence = kb.evidence_mix()
+    assert f"Of the {len(designs)} evidence entries" in sentence
+    assert f"{small} are case reports or case series" in sentence

@@ -136,3 +136,9 @@ def test_evidence_page_marks_studies_above_the_low_dose_range(dev_client: TestCl
 def test_htmx_is_vendored_with_its_license(dev_client: TestClient) -> None:
     js = dev_client.get("/static/vendor/htmx/htmx.min.js")
     assert js.status_code == 200 and "0BSD" in js.text[:300]
+
+
+def test_every_page_footer_summarises_the_evidence_from_the_data(dev_client: TestClient) -> None:
+    mix = get_knowledge().evidence_mix()
+    for path in ("/", "/evidence", "/references", "/registry/login"):
+        assert mix in dev_client.get(path).text, path

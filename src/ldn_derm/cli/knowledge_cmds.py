@@ -127,8 +127,7 @@ def evidence(
         console.print(table)
     console.print(references_table(kb, cites))
     console.print(
-        "Evidence is case reports, case series and few small trials; it supports clinical "
-        "judgement and does not replace it.",
+        f"{kb.evidence_mix()} This supports clinical judgement and does not replace it.",
         style="italic",
     )
 

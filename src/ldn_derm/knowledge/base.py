@@ -124,6 +124,18 @@ class KnowledgeBase:
             ),
         )
 
+    def evidence_mix(self) -> str:
+        """'Of the 31 evidence entries in the knowledge base, 16 are case reports or case series
+        and 3 are randomised trials.' Counted from the data, so no page needs an uncited
+        summary of the evidence."""
+        designs = [e.design.value for e in self.evidence.values()]
+        small = sum(d in {"case-report", "case-series", "retrospective-series"} for d in designs)
+        randomised = sum(d in {"rct", "crossover-rct"} for d in designs)
+        return (
+            f"Of the {len(designs)} evidence entries in the knowledge base, {small} are case "
+            f"reports or case series and {randomised} are randomised trials."
+        )
+
     def dose_class(self, entry: EvidenceEntry) -> str:
         """'low', 'standard', 'intermediate' or 'unknown', against the drug's cited ranges."""
         if entry.dose is None:

@@ -41,6 +41,8 @@ def templates() -> Jinja2Templates:
         app_version=__version__,
         kb_version=kb.meta.version,
         kb_reviewed=kb.meta.reviewed.isoformat(),
+        evidence_mix=kb.evidence_mix(),
+        low_dose=kb.drug.canonical_low_dose.label(),
     )
     return t
 

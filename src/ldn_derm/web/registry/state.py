@@ -41,6 +41,9 @@ class RegistryWeb:
         self.settings = settings
         self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
         self.templates.env.globals["Role"] = Role
+        from ldn_derm.knowledge import get_knowledge
+
+        self.templates.env.globals["evidence_mix"] = get_knowledge().evidence_mix()
         self._db: Database | None = None
         self._signer: URLSafeTimedSerializer | None = None
         self._lock = threading.Lock()
