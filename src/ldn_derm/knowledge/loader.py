@@ -188,7 +188,7 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
 # Monograph statements the program cites by id (the regimen's default time, the handout).
 QUOTED_STATEMENTS = {
     "drug.yaml": ("bedtime-dosing", "approved-use", "off-label-use"),
-    "pkpd.yaml": ("occupancy-measured",),
+    "pkpd.yaml": ("occupancy-measured", "blockade-outlasts-plasma"),
 }
 
 

@@ -347,9 +347,12 @@ async def assess_form(request: Request) -> Response:
 def _mechanism_sources() -> dict[str, Any]:
     """What has been measured (a cited knowledge-base statement) and its references."""
     kb = get_knowledge()
+    blockade = kb.pkpd.statement("blockade-outlasts-plasma")  # what the default model is fitted to
     measured = kb.pkpd.statement("occupancy-measured")
-    refs = [views.reference_dict(kb.references[r]) for r in measured.refs]
+    ids = list(dict.fromkeys([*blockade.refs, *measured.refs]))
+    refs = [views.reference_dict(kb.references[r]) for r in ids]
     return {
+        "blockade": blockade,
         "measured": measured,
         "sources": refs,
         "numbers": {r["id"]: i for i, r in enumerate(refs, 1)},
