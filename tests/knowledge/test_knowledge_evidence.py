@@ -342,3 +342,14 @@ def test_the_evidence_mix_sentence_is_counted_from_the_data() -> None:
     sentence = kb.evidence_mix()
     assert f"Of the {len(designs)} evidence entries" in sentence
     assert f"{small} are case reports or case series" in sentence
+
+
+def test_a_dose_range_starting_in_the_low_dose_range_may_be_low() -> None:
+    from ldn_derm.knowledge import get_knowledge
+
+    kb = get_knowledge()
+    high = kb.drug.canonical_low_dose.high
+    for e in kb.evidence.values():
+        expected = e.dose is None or e.dose.low <= high
+        assert kb.possibly_low(e) is expected, e.id
+    assert any(e.dose and e.dose.low < high < e.dose.high for e in kb.evidence.values())

@@ -222,7 +222,13 @@ def test_compounding_instructions_and_the_default_concentration_are_cited() -> N
         authored_on=START,
     )
     text = liquid.text
-    assert re.search(r"Compounding instructions: \[\d", text)
+    capsules = build_prescription(
+        "psoriasis",
+        build_regimen(target_mg=3, time="bedtime", start_date=START),
+        "capsule",
+        authored_on=START,
+    ).text  # the filler advice (no calcium carbonate, no slow release) is cited
+    assert re.search(r"Compounding instructions: \[\d", capsules)
     line = next(ln for ln in text.splitlines() if "Concentration not given" in ln)
     [mark] = re.findall(r"\[(\d+)\]$", line)
     listed = text.split("References:", 1)[1]

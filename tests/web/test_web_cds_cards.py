@@ -138,7 +138,7 @@ def test_patient_view_shows_evidence_for_atopic_dermatitis(
     # the atopic-dermatitis itch trials used 50 mg: the card must not call them LDN evidence
     assert "only above the low-dose range" in card["summary"]
     assert "Low-dose naltrexone has published evidence" not in card["summary"]
-    assert "standard (addiction-medicine) dose, not LDN" in card["detail"]
+    assert "is the standard dose for alcohol and opioid use disorder, not LDN" in card["detail"]
 
 
 def test_patient_without_ldn_conditions_gets_no_patient_view_card(

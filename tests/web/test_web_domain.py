@@ -68,3 +68,46 @@ def test_the_dose_warning_cites_the_standard_dose_and_shows_the_plans_assumption
     assert "Assumed: Time of day not given" in plan["detail"]
     assert "*Caveat:" in plan["detail"]  # the knowledge base's caveats travel with the plan
     assert set(kb.drug.statement("bedtime-dosing").refs) <= set(plan["references"])
+
+
+def _order(mg: float, reason: object = None) -> dict[str, object]:
+    order = {**NALTREXONE_50}
+    order["dosageInstruction"] = [
+        {
+            "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+            "doseAndRate": [{"doseQuantity": {"value": mg, "unit": "mg"}}],
+        }
+    ]
+    if reason is not None:
+        order["reasonCode"] = reason
+    return order
+
+
+def test_stated_reasons_decide_whether_an_order_is_ldn() -> None:
+    from ldn_derm.web.domain import cds_order_findings
+
+    psoriasis = _record("Psoriasis")
+    # naltrexone for alcohol use disorder in a psoriasis patient: not ours to judge
+    assert cds_order_findings(psoriasis, [_order(50, [{"text": "Alcohol use disorder"}])]) == []
+    # every stated reason is checked, not only the first one recognised
+    both = [{"text": "Pruritus in atopic dermatitis"}, {"text": "Psoriasis"}]
+    found = cds_order_findings(_record("Lichen planus"), [_order(50, both)])
+    assert any("for Psoriasis" in f["summary"] for f in found)
+    # malformed reasons are ignored, not a crash
+    for bad in (5, [5], [{"coding": 5}], [{"coding": [5]}]):
+        assert cds_order_findings(psoriasis, [_order(50, bad)])
+
+
+def test_the_dose_warning_depends_on_where_the_dose_lies() -> None:
+    from ldn_derm.web.domain import cds_order_findings
+
+    def warning(mg: float) -> dict[str, object]:
+        found = cds_order_findings(_record("Hailey-Hailey disease"), [_order(mg)])
+        return next(f for f in found if f["severity"] == "warning")
+
+    assert "below the low-dose range" in str(warning(1)["summary"])
+    assert "standard dose" not in str(warning(1)["detail"])
+    assert "above the low-dose range" in str(warning(6.25)["summary"])
+    assert "alcohol and opioid use disorder" not in str(warning(6.25)["detail"])
+    assert "alcohol and opioid use disorder" in str(warning(50)["detail"])
+    assert "Caveat:" in str(warning(50)["detail"])  # higher doses are not always less effective

@@ -32,8 +32,9 @@ def assess(
 
     Candidacy: 'contraindicated' if any finding is a contraindication; otherwise
     'no-indication' unless an active condition matches an LDN indication with at least one
-    study reporting improvement; otherwise 'candidate-with-cautions' if any caution applies,
-    else 'candidate'.
+    study reporting improvement at a dose that may be low (within or starting in the low-dose
+    range, or not reported; improvement only at higher doses such as 50 mg is not LDN
+    evidence); otherwise 'candidate-with-cautions' if any caution applies, else 'candidate'.
     """
     kb = kb or get_knowledge()
     ctx = Context(profile=profile, kb=kb, m=matcher_for(kb))

@@ -107,17 +107,14 @@ class KnowledgeBase:
             low_dose_studies=sum(1 for e in entries if self.dose_class(e) == "low"),
             references=refs,
             positive_possibly_low=sum(
-                e.outcome is Outcome.IMPROVED and self.dose_class(e) in {"low", "unknown"}
-                for e in entries
+                e.outcome is Outcome.IMPROVED and self.possibly_low(e) for e in entries
             ),
             higher_dose_positive_doses=tuple(
                 sorted(
                     {
                         e.dose.label()
                         for e in entries
-                        if e.dose
-                        and e.outcome is Outcome.IMPROVED
-                        and self.dose_class(e) in {"standard", "intermediate"}
+                        if e.dose and e.outcome is Outcome.IMPROVED and not self.possibly_low(e)
                     },
                     key=_dose_key,
                 )
@@ -126,15 +123,25 @@ class KnowledgeBase:
 
     def evidence_mix(self) -> str:
         """'Of the 31 evidence entries in the knowledge base, 16 are case reports or case series
-        and 3 are randomised trials.' Counted from the data, so no page needs an uncited
-        summary of the evidence."""
-        designs = [e.design.value for e in self.evidence.values()]
+        and 3 are randomised trials (0 of them showing a benefit at a low dose).' Counted from
+        the data, so no page needs an uncited summary of the evidence."""
+        entries = list(self.evidence.values())
+        designs = [e.design.value for e in entries]
         small = sum(d in {"case-report", "case-series", "retrospective-series"} for d in designs)
-        randomised = sum(d in {"rct", "crossover-rct"} for d in designs)
+        trials = [e for e in entries if e.design.value in {"rct", "crossover-rct"}]
+        low_benefit = sum(
+            self.dose_class(e) == "low" and e.outcome is Outcome.IMPROVED for e in trials
+        )
         return (
             f"Of the {len(designs)} evidence entries in the knowledge base, {small} are case "
-            f"reports or case series and {randomised} are randomised trials."
+            f"reports or case series and {len(trials)} are randomised trials "
+            f"({low_benefit} of them showing a benefit at a low dose)."
         )
+
+    def possibly_low(self, entry: EvidenceEntry) -> bool:
+        """The study may have given a low dose: its dose is unreported, or its range starts
+        inside the low-dose range (1.5-6 mg/day does; 6.25 mg/day and 50 mg/day do not)."""
+        return entry.dose is None or entry.dose.low <= self.drug.canonical_low_dose.high
 
     def dose_class(self, entry: EvidenceEntry) -> str:
         """'low', 'standard', 'intermediate' or 'unknown', against the drug's cited ranges."""

@@ -187,7 +187,7 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
 
 # Monograph statements the program cites by id (the regimen's default time, the handout).
 QUOTED_STATEMENTS = {
-    "drug.yaml": ("bedtime-dosing", "approved-use", "off-label-use"),
+    "drug.yaml": ("bedtime-dosing", "approved-use", "off-label-use", "above-low-dose"),
     "pkpd.yaml": ("occupancy-measured", "blockade-outlasts-plasma"),
 }
 

@@ -421,7 +421,6 @@ def _liquid(
         liquid=tuple(lines),
         concentration_mg_per_ml=conc,
         syringe_graduation_ml=grad,
-        instruction_refs=tuple(dict.fromkeys(liquid_refs)),
         concentration_refs=tuple(dict.fromkeys(concentration_refs)),
     )
 

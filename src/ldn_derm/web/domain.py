@@ -236,31 +236,43 @@ def cds_patient_view_findings(records: list[dict[str, Any]]) -> list[dict[str, A
         entries = kb.evidence_for(ind.condition)
         if not entries:
             continue  # nothing published to show
-        ldn = [e for e in entries if kb.dose_class(e) in {"low", "unknown"}]
+        ldn = [e for e in entries if kb.possibly_low(e)]  # low, straddling or unreported dose
         higher = [e for e in entries if e not in ldn]
-        if ldn:
+        improved_ldn = ind.evidence.positive_possibly_low
+        if improved_ldn:
             summary = (
                 f"Low-dose naltrexone has published evidence in {ind.name}: {_studies(len(ldn))}"
             )
-            detail = f"The knowledge base has {_studies(len(ldn))} at a low or unreported dose: "
-            detail += _evidence_line(ldn) + "."
-            if higher:
-                detail += (
-                    f" {_studies(len(higher)).capitalize()} used doses reaching above the "
-                    f"low-dose range: {_evidence_line(higher)}."
-                )
+        elif ldn:
+            summary = f"{ind.name}: no study of low-dose naltrexone reported improvement"
         else:
             summary = f"{ind.name}: naltrexone studied only above the low-dose range"
+        if ldn:
             detail = (
-                f"No study of low-dose naltrexone in {ind.name} was found. The knowledge base has "
-                f"{_studies(len(higher))} at higher doses: {_evidence_line(higher)}."
+                f"The knowledge base has {_studies(len(ldn))} at a dose that may be low "
+                f"(within or starting in the low-dose range, or not reported): "
+                f"{_evidence_line(ldn)}."
+            )
+        else:
+            detail = f"No study of low-dose naltrexone in {ind.name} was found."
+        if higher:
+            detail += (
+                f" {_studies(len(higher)).capitalize()} used doses above the low-dose range: "
+                f"{_evidence_line(higher)}."
             )
             if all(kb.dose_class(e) == "standard" for e in higher):
-                detail += " That is the standard (addiction-medicine) dose, not LDN."
+                detail += (
+                    f" {kb.drug.standard_dose.label()} is the standard dose for alcohol and "
+                    "opioid use disorder, not LDN."
+                )
         detail = (
             f"**{ind.name}** is on the problem list ({'; '.join(ind.matched_from)}). {detail} "
             f"Low dose means {kb.drug.canonical_low_dose.label()} (off label)."
         )
+        refs = {r for e in entries for r in e.refs}
+        refs |= {*kb.drug.low_dose_ranges[0].refs, *kb.drug.statement("off-label-use").refs}
+        if higher:
+            refs |= set(kb.drug.standard_dose_refs)
         out.append(
             {
                 "code": f"ldn-evidence-{ind.condition}",
@@ -268,7 +280,7 @@ def cds_patient_view_findings(records: list[dict[str, Any]]) -> list[dict[str, A
                 "severity": "info",
                 "summary": summary,
                 "detail": detail,
-                "references": sorted({r for e in entries for r in e.refs}),
+                "references": sorted(refs),
                 "link_path": f"/evidence/{ind.condition}",
                 "link_label": f"Naltrexone evidence for {ind.name} (ldn-derm)",
             }
@@ -349,25 +361,30 @@ def daily_dose_mg(order: dict[str, Any]) -> float | None:
 
 
 def _order_indication(order: dict[str, Any], assessment: Assessment) -> tuple[str, str] | None:
-    """(condition id, how we know) for an order meant as LDN: the order's stated reason, else
-    the patient's indication, either with low-dose evidence. None when there is none: a
-    condition studied only at standard doses (pruritus at 50 mg), or naltrexone for alcohol or
-    opioid use disorder, is not ours to judge."""
+    """(condition id, how we know) for an order meant as LDN: a stated reason with low-dose
+    evidence, else (when the order states no reason) the patient's first such indication.
+    None otherwise: a reason studied only at standard doses (pruritus at 50 mg), or one the
+    knowledge base does not hold (alcohol or opioid use disorder), is not ours to judge."""
     kb = get_knowledge()
-    for concept in order.get("reasonCode") or []:
+    reasons = order.get("reasonCode")
+    stated = False
+    for concept in reasons if isinstance(reasons, list) else []:
         if not isinstance(concept, dict):
             continue
-        keys = [str(c.get("code")) for c in concept.get("coding") or [] if isinstance(c, dict)]
-        keys += [str(c.get("display")) for c in concept.get("coding") or [] if isinstance(c, dict)]
+        codings = concept.get("coding")
+        codings = [c for c in codings if isinstance(c, dict)] if isinstance(codings, list) else []
+        keys = [str(c.get(k) or "") for c in codings for k in ("code", "display")]
         keys.append(str(concept.get("text") or ""))
-        for key in keys:
+        for key in (k for k in keys if k.strip()):
+            stated = True
             try:
                 cid = kb.find_condition(key).id
             except LdnError:
                 continue
-            if kb.summarize(cid).positive_possibly_low == 0:
-                return None  # the stated reason has no low-dose evidence to hold the order to
-            return cid, "the order's reason"
+            if kb.summarize(cid).positive_possibly_low > 0:
+                return cid, "the order's reason"
+    if stated:
+        return None  # the prescriber said why, and it is not a condition with LDN evidence
     for ind in assessment.indications:
         if ind.evidence.positive_possibly_low > 0:
             return ind.condition, f"{ind.name} on the problem list"
@@ -429,6 +446,30 @@ def _plan_parts(condition_id: str, day: Any) -> tuple[list[dict[str, Any]], str,
     return dosage, "\n".join(lines), refs, line
 
 
+def _dose_range_text(mg: float, name: str, why: str) -> tuple[str, str, list[str]]:
+    """(summary, detail, references) for a draft dose outside the program's low-dose range."""
+    kb = get_knowledge()
+    low, standard = kb.drug.canonical_low_dose, kb.drug.standard_dose
+    ranges = [r for lr in kb.drug.low_dose_ranges for r in lr.refs]
+    context = (
+        f"The draft order gives {mg:g} mg of naltrexone a day for {name} ({why}). This program "
+        f"uses {low.label()} as the low dose; the cited low-dose ranges differ at the edges."
+    )
+    if mg < low.low:
+        summary = f"{mg:g} mg/day is below the low-dose range this program uses ({low.label()})"
+        return summary, f"{context} Check that the dose is intended.", ranges
+    above = kb.drug.statement("above-low-dose")
+    summary = f"{mg:g} mg/day is above the low-dose range ({low.label()}) for {name}"
+    detail = f"{context} {above.text.strip()}"
+    if above.caveat:
+        detail += f" Caveat: {above.caveat.strip()}"
+    refs = [*ranges, *above.refs]
+    if mg >= standard.low:
+        detail += f" {standard.label()} is the standard dose for alcohol and opioid use disorder."
+        refs += kb.drug.standard_dose_refs
+    return summary, detail, refs
+
+
 def cds_order_findings(
     records: list[dict[str, Any]], orders: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -468,29 +509,15 @@ def cds_order_findings(
         if mg is not None and not (low.low <= mg <= low.high):
             suggested = orjson.loads(orjson.dumps(order))  # a deep copy, several times faster
             suggested["dosageInstruction"] = dosage
+            summary, detail, refs = _dose_range_text(mg, name, why)
             out.append(
                 {
                     "code": "ldn-dose-outside-low-dose-range",
                     "topic": "LDN dose range",
                     "severity": "warning",
-                    "summary": f"{mg:g} mg/day is not low-dose naltrexone "
-                    f"({low.label()}) for {name}",
-                    "detail": (
-                        f"The draft order gives {mg:g} mg of naltrexone a day. The evidence "
-                        f"for {name} ({why}) is for low-dose naltrexone; low dose means "
-                        f"{low.label()}. {kb.drug.standard_dose.label()} is the standard "
-                        "dose for alcohol and opioid use disorder, where the anti-inflammatory "
-                        f"effects were not observed. Suggested instead: {plan_line}."
-                    ),
-                    "references": list(
-                        dict.fromkeys(
-                            [
-                                *kb.drug.low_dose_ranges[0].refs,
-                                *kb.drug.standard_dose_refs,
-                                *plan_refs[:1],
-                            ]
-                        )
-                    ),
+                    "summary": summary,
+                    "detail": f"{detail} Suggested instead: {plan_line}.",
+                    "references": list(dict.fromkeys([*refs, *plan_refs[:1]])),
                     "suggestion": {
                         "label": f"Change to low-dose naltrexone: {plan_line}",
                         "description": f"Replace the dosage with the low-dose regimen "

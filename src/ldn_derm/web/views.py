@@ -94,4 +94,5 @@ def evidence_page(kb: KnowledgeBase, condition_id: str) -> dict[str, Any]:
         "evidence": [evidence_dict(kb, e) for e in entries],
         "references": [reference_dict(kb.references[r]) for r in ref_ids],
         "low_dose": kb.drug.canonical_low_dose.label(),
+        "low_dose_high": kb.drug.canonical_low_dose.high,
     }
