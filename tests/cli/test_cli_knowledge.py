@@ -89,3 +89,12 @@ def test_version_shows_program_and_knowledge_versions(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     kb = get_knowledge()
     assert "ldn-derm" in out and kb.meta.version in out and kb.meta.reviewed.isoformat() in out
+
+
+def test_prescribe_option_choices_match_the_regimen_enums() -> None:
+    from ldn_derm.cli.prescribe import FormChoice, SaltChoice, TimeChoice
+    from ldn_derm.regimen.compounding import Form, SaltBasis
+    from ldn_derm.regimen.schedule import DoseTime
+
+    for cli, core in ((FormChoice, Form), (SaltChoice, SaltBasis), (TimeChoice, DoseTime)):
+        assert {c.value for c in cli} == {c.value for c in core}

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ldn_derm.regimen import PatientContext, Prescription
 
 
+# Option choices mirror ldn_derm.regimen's Form, DoseTime and SaltBasis (same values), kept
+# here so that `ldn --help` does not import the knowledge base (about 250 ms).
 class FormChoice(StrEnum):
     capsule = "capsule"
     liquid = "liquid"

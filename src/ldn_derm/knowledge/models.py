@@ -53,7 +53,7 @@ class Reference(Strict):
     )
     note: str | None = None
 
-    def vancouver(self, *, include_doi: bool = True) -> str:
+    def vancouver(self, *, include_doi: bool = True, include_pmid: bool = True) -> str:
         """One-line citation: `Authors. Title. Journal Year;vol(issue):pages. PMID n; doi:x`."""
         text = ". ".join(p.rstrip(".") for p in (self.authors, self.title) if p)
         if self.journal:
@@ -62,7 +62,7 @@ class Reference(Strict):
             text += f" {self.year}"
         if self.citation:
             text += f";{self.citation}"
-        ids = [f"PMID {self.pmid}"] if self.pmid else []
+        ids = [f"PMID {self.pmid}"] if self.pmid and include_pmid else []
         if self.doi and include_doi:
             ids.append(f"doi:{self.doi}")
         return text + (". " + "; ".join(ids) if ids else "")

@@ -7,6 +7,7 @@ JavaScript the same forms post normally and get the full page back.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -206,20 +207,8 @@ async def prescribe_pdf(request: Request) -> Response:
     from ldn_derm.web import domain
     from ldn_derm.web.api import handout_download
 
-    body, error, values = await _prescribe_input(request)
-    if body is not None:
-        try:
-            return handout_download(domain.handout_pdf(body))
-        except LdnError as exc:
-            error = str(exc)
-    return render(
-        request,
-        "prescribe.html",
-        status=422,
-        values=values,
-        result=None,
-        error=error,
-        **_prescribe_choices(),
+    return await _prescribe_download(
+        request, lambda body: handout_download(domain.handout_pdf(body))
     )
 
 
@@ -228,10 +217,18 @@ async def prescribe_json(request: Request) -> Response:
     from ldn_derm.web import domain
     from ldn_derm.web.api import medication_request_download
 
+    return await _prescribe_download(
+        request,
+        lambda body: medication_request_download(domain.prescribe(body)["medication_request"]),
+    )
+
+
+async def _prescribe_download(request: Request, download: Callable[[Any], Response]) -> Response:
+    """The file `download(body)` makes from the form, or the form again with the error."""
     body, error, values = await _prescribe_input(request)
     if body is not None:
         try:
-            return medication_request_download(domain.prescribe(body)["medication_request"])
+            return download(body)
         except LdnError as exc:
             error = str(exc)
     return render(

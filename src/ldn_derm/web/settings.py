@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from pathlib import Path
 
 from ldn_derm.errors import InputError
@@ -66,7 +67,7 @@ class Settings:
             return ()
         i = self.trusted_issuers.index(issuer)
         listed = self.fhir_servers[i] if i < len(self.fhir_servers) else ""
-        return tuple(fhir_base(url) for url in listed.split())
+        return _fhir_bases(listed)
 
     @property
     def resolved_database_url(self) -> str:
@@ -136,6 +137,12 @@ def fhir_base(url: str) -> str:
     return f"{parsed.scheme}://{parsed.host}{port}{path}"
 
 
+@lru_cache(maxsize=64)
+def _fhir_bases(listed: str) -> tuple[str, ...]:
+    """The canonical bases of one issuer's space-separated list (parsed once, not per call)."""
+    return tuple(fhir_base(url) for url in listed.split())
+
+
 def fhir_server_allowed(server: str, allowed: tuple[str, ...]) -> bool:
     """True when `server` is a plain http(s) base that is one of the allowed bases or lies
     under one (an empty list allows any such base)."""
@@ -143,7 +150,12 @@ def fhir_server_allowed(server: str, allowed: tuple[str, ...]) -> bool:
         base = fhir_base(server)
     except ValueError:
         return False
-    return not allowed or any(base.startswith(a) for a in allowed)
+    return under_bases(base, allowed)
+
+
+def under_bases(canonical: str, allowed: tuple[str, ...]) -> bool:
+    """A canonical base (from `fhir_base`) that is one of `allowed` or lies under one."""
+    return not allowed or any(canonical.startswith(a) for a in allowed)
 
 
 def is_loopback(host: str) -> bool:

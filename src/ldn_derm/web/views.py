@@ -10,24 +10,12 @@ from ldn_derm.knowledge.models import EvidenceEntry, Reference
 
 
 def reference_text(ref: Reference) -> str:
-    """Vancouver-like one-line citation."""
-    parts = [p for p in (ref.authors, ref.title) if p]
-    text = ". ".join(parts)
-    if ref.journal:
-        text += f". {ref.journal}"
-    if ref.year:
-        text += f" {ref.year}"
-    if ref.citation:
-        text += f";{ref.citation}"
-    return text + "."
+    """Vancouver-like one-line citation; the link is shown beside it, so no PMID or DOI."""
+    return ref.vancouver(include_doi=False, include_pmid=False) + "."
 
 
 def reference_link(ref: Reference) -> str | None:
-    if ref.doi:
-        return f"https://doi.org/{ref.doi}"
-    if ref.pmid:
-        return f"https://pubmed.ncbi.nlm.nih.gov/{ref.pmid}/"
-    return ref.url
+    return ref.link()
 
 
 def reference_dict(ref: Reference) -> dict[str, Any]:

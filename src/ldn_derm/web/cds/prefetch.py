@@ -79,19 +79,22 @@ def _usable_server(
     has a list), and https when `https_only`; with `loopback_only` (JWT checks off: --dev on
     loopback) it must also point at this machine, so an unauthenticated caller cannot make us
     fetch from other hosts."""
-    from ldn_derm.web.settings import fhir_server_allowed
+    from urllib.parse import urlsplit
 
-    if not isinstance(server, str) or not fhir_server_allowed(server, allowed):
-        return False  # not a plain http(s) base (httpx could not even parse some), or unlisted
-    if https_only and not server.strip().lower().startswith("https://"):
+    from ldn_derm.web.settings import fhir_base, is_loopback, under_bases
+
+    if not isinstance(server, str):
         return False
-    if not loopback_only:
-        return True
-    import httpx
-
-    from ldn_derm.web.settings import is_loopback
-
-    return is_loopback(httpx.URL(server.strip()).host)  # the host httpx will connect to
+    try:
+        canonical = fhir_base(server)  # as httpx will send it
+    except ValueError:
+        return False  # not a plain http(s) base (httpx could not even parse some)
+    if not under_bases(canonical, allowed):
+        return False
+    base = urlsplit(canonical)
+    if https_only and base.scheme != "https":
+        return False
+    return not loopback_only or is_loopback(base.hostname or "")
 
 
 async def gather(

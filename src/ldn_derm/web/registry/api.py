@@ -22,7 +22,6 @@ from ldn_derm.registry import audit, auth
 from ldn_derm.registry.analytics.cohort import cohort_report
 from ldn_derm.registry.analytics.response import evaluate
 from ldn_derm.registry.auth import SessionInfo
-from ldn_derm.registry.export import cohort_csv
 from ldn_derm.registry.fhir_io import course_to_fhir, patient_from_bundle
 from ldn_derm.registry.service import Registry
 from ldn_derm.registry.vocab import Role
@@ -185,12 +184,7 @@ def cohort(request: Request, info: Session) -> Response:
 
 @router.get("/cohort.csv", summary="The cohort as pseudonymised CSV, one row per visit")
 def cohort_export(request: Request, info: Session) -> Response:
-    courses = _registry(request, info).cohort(action="cohort.export_csv")
-    return Response(
-        cohort_csv(courses),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="ldn-registry-cohort.csv"'},
-    )
+    return reporting.cohort_csv_response(_registry(request, info))
 
 
 # ------------------------------------------------------------------ accounts (admin)

@@ -29,7 +29,6 @@ from ldn_derm.registry.errors import (
     RateLimitedError,
     RegistryInputError,
 )
-from ldn_derm.registry.export import cohort_csv
 from ldn_derm.registry.fhir_io import course_to_fhir, patient_from_bundle
 from ldn_derm.registry.schemas import MAX_DOSE_MG
 from ldn_derm.registry.service import Registry
@@ -546,12 +545,7 @@ def dashboard_plot(request: Request, info: Session) -> Response:
 
 @router.get("/cohort.csv")
 def cohort_export(request: Request, info: Session) -> Response:
-    courses = _registry(request, info).cohort(action="cohort.export_csv")
-    return Response(
-        cohort_csv(courses),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="ldn-registry-cohort.csv"'},
-    )
+    return reporting.cohort_csv_response(_registry(request, info))
 
 
 # ------------------------------------------------------------------ admin

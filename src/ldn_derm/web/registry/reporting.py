@@ -105,3 +105,15 @@ def report_json(r: CohortReport) -> dict[str, Any]:
 def plot_response(registry: Registry, course_id: int) -> Response:
     course = registry.get_course(course_id)
     return Response(trajectory_png(course), media_type="image/png")
+
+
+def cohort_csv_response(registry: Registry) -> Response:
+    """The cohort as pseudonymised CSV, one row per visit (audited as a cohort export)."""
+    from ldn_derm.registry.export import cohort_csv
+
+    courses = registry.cohort(action="cohort.export_csv")
+    return Response(
+        cohort_csv(courses),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="ldn-registry-cohort.csv"'},
+    )
