@@ -96,7 +96,7 @@ class KnowledgeBase:
 
     def summarize(self, condition_id: str) -> ConditionSummary:
         entries = self.evidence_for(condition_id)
-        doses = sorted({e.dose.label() for e in entries if e.dose}, key=_dose_key)
+        doses = dose_labels(entries)
         refs = sorted({r for e in entries for r in e.refs})
         return ConditionSummary(
             condition=self.conditions[condition_id],
@@ -110,13 +110,12 @@ class KnowledgeBase:
                 e.outcome is Outcome.IMPROVED and self.possibly_low(e) for e in entries
             ),
             higher_dose_positive_doses=tuple(
-                sorted(
-                    {
-                        e.dose.label()
+                dose_labels(
+                    [
+                        e
                         for e in entries
-                        if e.dose and e.outcome is Outcome.IMPROVED and not self.possibly_low(e)
-                    },
-                    key=_dose_key,
+                        if e.outcome is Outcome.IMPROVED and not self.possibly_low(e)
+                    ]
                 )
             ),
         )
@@ -158,6 +157,7 @@ class KnowledgeBase:
         return [self.references[r] for r in ref_ids]
 
 
-def _dose_key(label: str) -> float:
-    m = re.match(r"[\d.]+", label)
-    return float(m.group()) if m else 0.0
+def dose_labels(entries: list[EvidenceEntry]) -> list[str]:
+    """The distinct stated doses of the entries, lowest first ('3–4.5 mg/day', '50 mg/day')."""
+    ranges = sorted({(e.dose.low, e.dose.high, e.dose.label()) for e in entries if e.dose})
+    return list(dict.fromkeys(label for _, _, label in ranges))

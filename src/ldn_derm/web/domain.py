@@ -294,8 +294,9 @@ def _studies(n: int) -> str:
 
 def _doses(entries: list[Any]) -> str:
     """'3–4.5 mg/day, 6.25 mg/day; not reported in 2' (the doses the entries state)."""
-    ranges = sorted({(e.dose.low, e.dose.high, e.dose.label()) for e in entries if e.dose})
-    stated = ", ".join(dict.fromkeys(label for _, _, label in ranges))
+    from ldn_derm.knowledge.base import dose_labels
+
+    stated = ", ".join(dose_labels(entries))
     unreported = sum(e.dose is None for e in entries)
     missing = f"not reported in {unreported}" if unreported else ""
     return "; ".join(part for part in (stated, missing) if part)
