@@ -191,6 +191,10 @@ class Product(Strict):
     rxcui_verified: bool = False
     aliases: list[str] = Field(default_factory=list)
     classes: list[str] = Field(default_factory=list)  # product-level, e.g. opioid-antitussive
+    # Strength of one unit (tablet, capsule, mL of liquid, vial) of the main ingredient, for
+    # reading a dose written as a count of units ("1 tablet" of a 50 mg product).
+    strength_mg: float | None = Field(default=None, gt=0)
+    unit: str | None = None  # what one unit is: tablet, capsule, mL, vial
     source: str | None = None  # where the composition / RxCUI was seen
     refs: list[RefId] = Field(default_factory=list)
     note: str | None = None
