@@ -24,6 +24,36 @@ MAX_FHIR_RESPONSE_BYTES = 16 * 1024 * 1024
 _DEADLINE_READS = 3  # all reads of one call together: this many times the per-read timeout
 
 
+class PatientMismatchError(Exception):
+    """A Patient in the data that is not the patient in `context.patientId`."""
+
+    def __init__(self, found: str, expected: str, prefetched: bool) -> None:
+        where = "prefetched" if prefetched else "read from fhirServer"
+        super().__init__(
+            f"The Patient {where} has id '{found[:64]}', but context.patientId is "
+            f"'{expected[:64]}': the data is for another patient, so no advice is given."
+        )
+        self.found = found
+        self.expected = expected
+        self.prefetched = prefetched
+
+
+def check_patient(
+    resources: dict[str, list[dict[str, Any]]], context: dict[str, Any], fetched: set[str]
+) -> None:
+    """Raise PatientMismatchError when any Patient resource is not `context.patientId`."""
+    expected = context.get("patientId")
+    if not isinstance(expected, str) or not expected:
+        return
+    for key, found in resources.items():
+        for resource in found:
+            if resource.get("resourceType") != "Patient":
+                continue
+            ident = resource.get("id")
+            if ident != expected:
+                raise PatientMismatchError(str(ident), expected, key not in fetched)
+
+
 class PrefetchMissingError(Exception):
     def __init__(self, keys: list[str]) -> None:
         super().__init__(", ".join(keys))
@@ -106,7 +136,8 @@ async def gather(
     allowed_servers: tuple[str, ...] = (),
     https_only: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get.
+    """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get,
+    and PatientMismatchError when a Patient (prefetched or fetched) is not context.patientId.
 
     Call it only for a verified caller; `allowed_servers` are the FHIR bases its issuer may
     name (empty: any); `https_only` refuses plain http; `loopback_only` restricts fhirServer
@@ -150,6 +181,7 @@ async def gather(
                 missing.append(key)
         if missing:
             raise PrefetchMissingError(missing)
+    check_patient(out, context, set(to_fetch))
     return out
 
 
