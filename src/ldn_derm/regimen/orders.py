@@ -365,6 +365,16 @@ def _frequency(dosage: dict[str, Any], text: str) -> tuple[float | None, str]:
     return None, "no frequency is stated"
 
 
+def _times(per_day: float) -> str:
+    if per_day == 1:
+        return "once a day"
+    if per_day == 2:
+        return "twice a day"
+    if per_day >= 1:
+        return f"{per_day:g} times a day"
+    return f"once every {1 / per_day:g} days"
+
+
 def _step_days(dosage: dict[str, Any]) -> int | None:
     timing = dosage.get("timing")
     repeat = timing.get("repeat") if isinstance(timing, dict) else None
@@ -407,7 +417,10 @@ def read_doses(order: Resource, strength: Strength | None) -> list[StepDose]:
         per_dose: Decimal | None = None
         read_as, problem = "", None
         rates = dosage.get("doseAndRate")
+        if isinstance(rates, dict):  # a single object, as in the hook's STU3 example
+            rates = [rates]
         rates = [r for r in rates if isinstance(r, dict)] if isinstance(rates, list) else []
+        rates.append(dosage)  # doseQuantity directly on the dosage (DSTU2/STU3 shape)
         structured = next((r for r in rates if "doseQuantity" in r or "doseRange" in r), None)
         if structured is not None and "doseQuantity" in structured:
             per_dose, read_as, problem = _per_dose(structured["doseQuantity"], strength)
@@ -433,7 +446,7 @@ def read_doses(order: Resource, strength: Strength | None) -> list[StepDose]:
             out.append(StepDose(index, None, read_as, f"{read_as} a dose, but {how}", days, when))
             continue
         mg = _dec(float(per_dose) * per_day)
-        shown = f"{read_as}, {per_day:g} a day ({how})"
+        shown = f"{read_as}, {_times(per_day)} ({how})"
         out.append(StepDose(index, mg, shown, None, days, when))
     return out
 
