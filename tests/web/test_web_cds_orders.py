@@ -195,14 +195,24 @@ def test_a_prefetched_patient_who_is_not_the_context_patient_is_refused(
     assert problem["patient_id"] == "someone-else" and problem["context_patient_id"] == PID
 
 
+NALTREXONE_MEDICATION = {
+    "resourceType": "Medication",
+    "id": "ntx",
+    "code": {"coding": [{"system": RXNORM, "code": "7243", "display": "naltrexone"}]},
+}
+
+
 @pytest.fixture()
 def wrong_patient_server() -> Iterator[str]:
-    """A FHIR server that answers every read with another patient."""
+    """A FHIR server that answers Patient reads with another patient, and holds one
+    Medication (naltrexone); every search finds nothing."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if "/Patient/" in self.path:
                 body: dict[str, Any] = {"resourceType": "Patient", "id": "not-you"}
+            elif self.path.endswith("/Medication/ntx"):
+                body = NALTREXONE_MEDICATION
             else:
                 body = {"resourceType": "Bundle", "type": "searchset", "entry": []}
             self.send_response(200)
@@ -239,3 +249,29 @@ def test_a_fetched_patient_who_is_not_the_context_patient_is_refused(
         asyncio.run(gather(services()["ldn-order-sign"], body, 2.0))
     assert not caught.value.prefetched  # 412 at the route: this patient's data was not obtained
     assert "not-you" in str(caught.value) and PID in str(caught.value)
+
+
+def test_a_medication_the_draft_references_is_read_from_the_fhir_server(
+    dev_client: TestClient, wrong_patient_server: str
+) -> None:
+    order = draft({"medicationReference": {"reference": "Medication/ntx"}}, 50)
+    body = hook_request(
+        "order-sign",
+        PID,
+        prefetch(HOME_OXYCODONE),
+        [order],
+        fhirServer=wrong_patient_server,
+        fhirAuthorization={
+            "access_token": "t",
+            "token_type": "Bearer",
+            "expires_in": 60,
+            "scope": "user/*.read",
+            "subject": "ldn",
+        },
+    )
+    cards = dev_client.post("/cds-services/ldn-order-sign", json=body).json()["cards"]
+    assert cards[0]["indicator"] == "critical"  # naltrexone, read from the server, with oxycodone
+    assert any("50 mg/day" in c["summary"] for c in cards)
+    # without a server to ask, the unresolved reference is not taken for naltrexone
+    del body["fhirServer"], body["fhirAuthorization"]
+    assert dev_client.post("/cds-services/ldn-order-sign", json=body).json() == {"cards": []}

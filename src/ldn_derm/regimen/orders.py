@@ -209,6 +209,26 @@ def read_draft_orders(
     return out
 
 
+_RELATIVE_MEDICATION = re.compile(r"^Medication/[A-Za-z0-9\-.]{1,64}$")
+
+
+def unresolved_medications(draft_bundle: Any, records: Iterable[Resource] = ()) -> list[str]:
+    """Relative 'Medication/id' references of draft MedicationRequests that neither the draft
+    Bundle nor the records hold (an adapter may read them from the EHR's FHIR server)."""
+    drafts = bundle_resources(draft_bundle)
+    known = _medication_index(drafts, records)
+    out: list[str] = []
+    for resource, _ in drafts:
+        target = resource.get("medicationReference")
+        if resource.get("resourceType") != "MedicationRequest" or not isinstance(target, dict):
+            continue
+        reference = str(target.get("reference") or "").strip()
+        wanted = _RELATIVE_MEDICATION.match(reference) and reference not in known
+        if wanted and reference not in out:
+            out.append(reference)
+    return out
+
+
 def ldn_draft_orders(
     draft_bundle: Any, records: Iterable[Resource] = (), kb: KnowledgeBase | None = None
 ) -> list[DraftOrder]:

@@ -56,9 +56,14 @@ def needs_data(service: ServiceDef, body: dict[str, Any]) -> bool:
     an order hook whose draft Bundle holds no LDN-type order (regimen.orders decides)."""
     if service.hook == "patient-view":
         return True
-    from ldn_derm.regimen.orders import ldn_draft_orders
+    from ldn_derm.regimen.orders import ldn_draft_orders, unresolved_medications
 
-    return bool(ldn_draft_orders(_draft_bundle(body), _prefetched(body)))
+    draft, prefetched = _draft_bundle(body), _prefetched(body)
+    if ldn_draft_orders(draft, prefetched):
+        return True
+    # a draft naming a Medication we do not hold may be naltrexone: read it when we can
+    can_read = isinstance(body.get("fhirServer"), str) and body.get("fhirAuthorization")
+    return bool(can_read and unresolved_medications(draft, prefetched))
 
 
 def advise(

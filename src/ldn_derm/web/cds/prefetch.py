@@ -16,6 +16,7 @@ from urllib.parse import quote
 from ldn_derm.web.cds.services import ServiceDef
 
 _TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z0-9_]+)\s*\}\}")
+DRAFT_MEDICATION = "draft-medication-"  # keys of Medications read for draft orders
 _MAX_PAGES = 5  # follow searchset `next` links at most this often per key
 # The fhirServer URL comes from the request: cap what one read may cost us. A page larger than
 # this is treated as a failed read; the deadline bounds a server that drips bytes slowly (the
@@ -169,6 +170,13 @@ async def gather(
             missing.append(key)
     if missing:
         raise PrefetchMissingError(missing)
+    if can_fetch and service.hook in {"order-select", "order-sign"}:
+        # Medications that draft orders reference but nobody sent (instance reads)
+        from ldn_derm.regimen.orders import unresolved_medications
+
+        sent = [r for found in out.values() for r in found]
+        for i, reference in enumerate(unresolved_medications(context.get("draftOrders"), sent)):
+            to_fetch[f"{DRAFT_MEDICATION}{i}"] = reference
     if to_fetch:
         from ldn_derm.web.settings import fhir_base
 
