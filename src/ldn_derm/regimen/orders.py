@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ldn_derm.assess.models import Assessment, Finding, Severity
@@ -255,7 +256,7 @@ def _strength(codes: Sequence[Code], texts: Sequence[str], kb: KnowledgeBase) ->
             continue  # none, or several strengths: not one unit's strength
         value, unit = next(iter(found))
         try:
-            magnitude, kind = parse_quantity(f"{value} {unit}")
+            magnitude, kind = _quantity(f"{value} {unit}")
         except LdnError:
             continue
         if kind != "mass" or magnitude <= 0:
@@ -301,12 +302,19 @@ def _per_dose(quantity: Any, strength: Strength | None) -> tuple[Decimal | None,
     if not unit:
         return None, written, f"the dose '{written}' has no unit"
     try:
-        magnitude, kind = parse_quantity(f"{value:.10g} {unit}")
+        magnitude, kind = _quantity(f"{value:.10g} {unit}")
     except LdnError as exc:
         return None, written, str(exc)
     if kind != "mass":
         return None, written, f"the dose '{written}' is not a mass (mg) or a count of tablets"
     return _dec(magnitude), f"{fmt_mg(_dec(magnitude))} mg", None
+
+
+@lru_cache(maxsize=2048)
+def _quantity(text: str) -> tuple[float, str]:
+    """`regimen.dose.parse_quantity`, remembered: pint takes milliseconds per parse and the
+    same few doses come with every order signature."""
+    return parse_quantity(text)
 
 
 def _count_dose(
