@@ -447,6 +447,13 @@ def test_an_opioid_drafted_in_the_same_order_set_is_a_contraindication() -> None
     assert "MedicationRequest/oxy" in first.triggered_by
 
 
+def test_an_opioid_draft_naming_its_medication_by_full_url_is_read() -> None:
+    oxy_med = {"resourceType": "Medication", "code": OXYCODONE}
+    oxy = order({"medicationReference": {"reference": "urn:uuid:0x1"}}, ident="oxy")
+    draft = bundle(order(dosage=quantity(4.5, "mg")), oxy, oxy_med, urls=["", "", "urn:uuid:0x1"])
+    assert "opioid" in review(draft)[0].finding.code
+
+
 def test_a_morphine_naltrexone_draft_is_an_opioid_and_a_second_naltrexone() -> None:
     embeda = order(concept("863845", "Embeda"), quantity(1, "capsule"), ident="embeda")
     advice = review(bundle(order(dosage=quantity(4.5, "mg")), embeda))

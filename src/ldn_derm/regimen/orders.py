@@ -497,7 +497,7 @@ def review_draft_orders(
     with a suggestion) and the titration and monitoring plan. `unavailable` names kinds of
     medicine record that could not be read (e.g. MedicationStatement): a caution says so."""
     from ldn_derm.assess import assess
-    from ldn_derm.patient import profile_from_resources
+    from ldn_derm.patient import profile_from_bundle
 
     kb = kb or get_knowledge()
     drafts = bundle_resources(draft_bundle)
@@ -507,10 +507,20 @@ def review_draft_orders(
     for order in (o for o in orders if o.ldn_type):
         # the patient's medicines: the record, plus every OTHER draft (never this order itself,
         # which would count as naltrexone already taken)
-        others = [r for r, _ in drafts if r is not order.resource]
-        own = [r for r in records if _ref(r, 0) != order.ref or "id" not in r]
-        profile = profile_from_resources(
-            [*own, *others], as_of=as_of, kb=kb, source="cds-prefetch", patient_id=patient_id
+        # (a Bundle, so that a draft naming a Medication by its fullUrl is still read)
+        entries: list[dict[str, Any]] = [
+            {"resource": r} for r in records if _ref(r, 0) != order.ref or "id" not in r
+        ]
+        entries += [
+            {"resource": r, **({"fullUrl": url} if url else {})}
+            for r, url in drafts
+            if r is not order.resource
+        ]
+        profile = profile_from_bundle(
+            {"resourceType": "Bundle", "type": "collection", "entry": entries},
+            as_of=as_of,
+            kb=kb,
+            patient_id=patient_id,
         )
         assessment = assess(profile, kb, comparators=False)
         for f in assessment.findings:
