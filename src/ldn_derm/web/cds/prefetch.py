@@ -16,12 +16,43 @@ from urllib.parse import quote
 from ldn_derm.web.cds.services import ServiceDef
 
 _TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z0-9_]+)\s*\}\}")
+DRAFT_MEDICATION = "draft-medication-"  # keys of Medications read for draft orders
 _MAX_PAGES = 5  # follow searchset `next` links at most this often per key
 # The fhirServer URL comes from the request: cap what one read may cost us. A page larger than
 # this is treated as a failed read; the deadline bounds a server that drips bytes slowly (the
 # per-read timeout alone restarts with every chunk).
 MAX_FHIR_RESPONSE_BYTES = 16 * 1024 * 1024
 _DEADLINE_READS = 3  # all reads of one call together: this many times the per-read timeout
+
+
+class PatientMismatchError(Exception):
+    """A Patient in the data that is not the patient in `context.patientId`."""
+
+    def __init__(self, found: str, expected: str, prefetched: bool) -> None:
+        where = "prefetched" if prefetched else "read from fhirServer"
+        super().__init__(
+            f"The Patient {where} has id '{found[:64]}', but context.patientId is "
+            f"'{expected[:64]}': the data is for another patient, so no advice is given."
+        )
+        self.found = found
+        self.expected = expected
+        self.prefetched = prefetched
+
+
+def check_patient(
+    resources: dict[str, list[dict[str, Any]]], context: dict[str, Any], fetched: set[str]
+) -> None:
+    """Raise PatientMismatchError when any Patient resource is not `context.patientId`."""
+    expected = context.get("patientId")
+    if not isinstance(expected, str) or not expected:
+        return
+    for key, found in resources.items():
+        for resource in found:
+            if resource.get("resourceType") != "Patient":
+                continue
+            ident = resource.get("id")
+            if ident != expected:
+                raise PatientMismatchError(str(ident), expected, key not in fetched)
 
 
 class PrefetchMissingError(Exception):
@@ -106,7 +137,8 @@ async def gather(
     allowed_servers: tuple[str, ...] = (),
     https_only: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get.
+    """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get,
+    and PatientMismatchError when a Patient (prefetched or fetched) is not context.patientId.
 
     Call it only for a verified caller; `allowed_servers` are the FHIR bases its issuer may
     name (empty: any); `https_only` refuses plain http; `loopback_only` restricts fhirServer
@@ -138,6 +170,13 @@ async def gather(
             missing.append(key)
     if missing:
         raise PrefetchMissingError(missing)
+    if can_fetch and service.hook in {"order-select", "order-sign"}:
+        # Medications that draft orders reference but nobody sent (instance reads)
+        from ldn_derm.regimen.orders import unresolved_medications
+
+        sent = [r for found in out.values() for r in found]
+        for i, reference in enumerate(unresolved_medications(context.get("draftOrders"), sent)):
+            to_fetch[f"{DRAFT_MEDICATION}{i}"] = reference
     if to_fetch:
         from ldn_derm.web.settings import fhir_base
 
@@ -150,6 +189,7 @@ async def gather(
                 missing.append(key)
         if missing:
             raise PrefetchMissingError(missing)
+    check_patient(out, context, set(to_fetch))
     return out
 
 
