@@ -236,8 +236,13 @@ def cds_patient_view_findings(records: list[dict[str, Any]]) -> list[dict[str, A
     """One info finding per active condition with naltrexone studies (assess.evidence)."""
     from ldn_derm.assess.evidence import evidence_findings
 
+    assessment = _cds_assessment(records)
     out = []
-    for line in evidence_findings(_cds_assessment(records)):
+    lines = evidence_findings(assessment)
+    unchecked = assessment.finding("medication-unchecked")
+    if lines and unchecked is not None:  # evidence is never shown as if the screen were complete
+        out.append({**_finding_dict(unchecked), "topic": "LDN safety screen incomplete"})
+    for line in lines:
         out.append(
             {
                 **_finding_dict(line.finding),
