@@ -52,6 +52,7 @@ class Settings:
     smart_redirect_url: str = ""  # public URL of /smart/callback; "" = public_base_url + path
     smart_launch_url: str = ""  # public URL of /smart/launch for CDS cards ("smart" links)
     smart_session_seconds: int = 3600  # a launch's session (and its tokens) ends after this
+    smart_write_drafts: bool = False  # also ask for patient/MedicationRequest.c (draft orders)
 
     @property
     def smart_enabled(self) -> bool:
@@ -131,6 +132,7 @@ _ENV = {
     "smart_redirect_url": "LDN_SMART_REDIRECT_URL",
     "smart_launch_url": "LDN_SMART_LAUNCH_URL",
     "smart_session_seconds": "LDN_SMART_SESSION_SECONDS",
+    "smart_write_drafts": "LDN_SMART_WRITE_DRAFTS",
 }
 
 # Settings given per trusted issuer, in the order of trusted_issuers.

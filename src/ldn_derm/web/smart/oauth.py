@@ -12,6 +12,12 @@ from typing import Any
 from ldn_derm.web.settings import Settings, fhir_base
 from ldn_derm.web.smart.errors import EhrUnavailableError, SmartLaunchError
 
+# authlib prefers the `httpx2` package and warns once when it falls back to httpx, which this
+# project uses everywhere; that one warning (and no other) is silenced, and the client is
+# imported here, once, when the app is built.
+warnings.filterwarnings("ignore", message=r"The httpx module is deprecated")
+from authlib.integrations.httpx_client import AsyncOAuth2Client  # noqa: E402
+
 # SMART v2 scopes, as narrow as the rules need (read + search of what the core reads).
 READ_TYPES = (
     "Patient",
@@ -29,10 +35,15 @@ DEV_CLIENT_ID = "ldn-derm-dev"
 MAX_DISCOVERY_BYTES = 256 * 1024
 
 
-def requested_scopes(ehr_launch: bool) -> str:
+WRITE_SCOPES = ("patient/MedicationRequest.c",)  # only with smart_write_drafts
+
+
+def requested_scopes(ehr_launch: bool, write_drafts: bool = False) -> str:
     scopes = [s for s in BASE_SCOPES if ehr_launch or s != "launch"]
     if not ehr_launch:
         scopes += STANDALONE_SCOPES
+    if write_drafts:
+        scopes += WRITE_SCOPES
     return " ".join(scopes)
 
 
@@ -111,12 +122,6 @@ def redirect_url(settings: Settings) -> str:
 def oauth_client(settings: Settings, scope: str | None = None) -> Any:
     """authlib's async OAuth 2 client for this app: PKCE S256; a confidential client
     (client_secret_basic) when a secret is configured, a public client otherwise."""
-    with warnings.catch_warnings():
-        # authlib prefers the `httpx2` package and warns when it falls back to httpx, which is
-        # what this project uses everywhere else
-        warnings.simplefilter("ignore")
-        from authlib.integrations.httpx_client import AsyncOAuth2Client
-
     secret = settings.smart_client_secret or None
     return AsyncOAuth2Client(
         client_id=client_id(settings),
@@ -138,8 +143,7 @@ def new_code_verifier() -> str:
 
 def oauth_errors() -> tuple[type[Exception], ...]:
     """What authlib raises for an OAuth error answer, a state mismatch or a missing code."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from authlib.integrations.base_client import OAuthError
-        from authlib.oauth2.rfc6749.errors import OAuth2Error
+    from authlib.integrations.base_client import OAuthError
+    from authlib.oauth2.rfc6749.errors import OAuth2Error
+
     return (OAuthError, OAuth2Error)

@@ -124,7 +124,7 @@ async def _launch(request: Request) -> Response:
             f"{iss[:200]} is not on this server's list of EHRs allowed to open the app."
         )
     config = await discover(iss, settings.fhir_timeout_seconds)
-    scope = requested_scopes(ehr_launch=bool(launch))
+    scope = requested_scopes(ehr_launch=bool(launch), write_drafts=settings.smart_write_drafts)
     verifier = new_code_verifier()
     extra: dict[str, str] = {"aud": iss}
     if launch:
