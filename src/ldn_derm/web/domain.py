@@ -287,6 +287,7 @@ def cds_patient_view_findings(records: list[dict[str, Any]]) -> list[dict[str, A
                 "detail": detail,
                 "references": sorted(refs),
                 "link_path": f"/evidence/{ind.condition}",
+                "condition": ind.condition,
                 "link_label": f"Naltrexone evidence for {ind.name} (ldn-derm)",
             }
         )
@@ -546,6 +547,7 @@ def cds_order_findings(
                 "detail": f"{dose_note}\n\n{plan_md}",
                 "references": plan_refs,
                 "link_path": f"/prescribe?condition={condition_id}",
+                "condition": condition_id,
                 "link_label": "Build the prescription and handout in ldn-derm",
             }
         )
