@@ -248,6 +248,7 @@ def cds_patient_view_findings(records: list[dict[str, Any]]) -> list[dict[str, A
                 **_finding_dict(line.finding),
                 "topic": f"LDN evidence: {line.name}",
                 "link_path": f"/evidence/{line.condition}",
+                "condition": line.condition,
                 "link_label": f"Naltrexone evidence for {line.name} (ldn-derm)",
             }
         )
@@ -298,6 +299,7 @@ def cds_order_findings(
             }
         if f.code == "ldn-titration-and-monitoring" and a.condition:
             data["link_path"] = f"/prescribe?condition={a.condition}"
+            data["condition"] = a.condition
             data["link_label"] = "Build the prescription and handout in ldn-derm"
         out.append(data)
     return out

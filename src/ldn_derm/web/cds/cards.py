@@ -170,11 +170,24 @@ def render_card(finding: dict[str, Any], settings: Settings) -> dict[str, Any]:
         ]
     link_path = finding.get("link_path")
     if link_path:
-        card["links"] = [
-            {
-                "label": str(finding.get("link_label") or "Open in ldn-derm"),
-                "url": base + str(link_path),
-                "type": "absolute",
-            }
-        ]
+        label = str(finding.get("link_label") or "Open in ldn-derm")
+        card["links"] = [_link(label, base + str(link_path), finding, settings)]
     return card
+
+
+def _link(label: str, url: str, finding: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A SMART app link (the EHR launches the app with this patient) when a SMART launch URL
+    is configured, with the finding's condition as appContext; a plain link otherwise."""
+    if not settings.smart_launch_url:
+        return {"label": label, "url": url, "type": "absolute"}
+    import orjson
+
+    link: dict[str, Any] = {
+        "label": "Open the assessment in ldn-derm",
+        "url": settings.smart_launch_url,
+        "type": "smart",
+    }
+    condition = finding.get("condition")
+    if condition:
+        link["appContext"] = orjson.dumps({"condition": condition}).decode()
+    return link

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -193,9 +194,35 @@ async def gather(
     return out
 
 
+@dataclass(frozen=True)
+class FhirRead:
+    """What one query read: its resources (every page followed), whether pages were left
+    unread (`truncated`: the page bound, or a `next` link outside the checked base), and for a
+    failed read `failed` with the HTTP `status` (None: no answer, too large or not FHIR JSON)."""
+
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+    failed: bool = False
+    status: int | None = None
+
+
 async def _fetch_all(
     server: str, token: str, queries: dict[str, str], timeout: float
 ) -> dict[str, list[dict[str, Any]]]:
+    reads = await read_fhir(server, token, queries, timeout)
+    return {k: r.resources for k, r in reads.items() if not r.failed}
+
+
+async def read_fhir(
+    server: str, token: str, queries: dict[str, str], timeout: float
+) -> dict[str, FhirRead]:
+    """Run `queries` (relative to the FHIR base `server`) with the bearer `token`, following
+    searchset `next` links, with the bounds every read from an EHR has: at most a few pages per
+    query, a byte cap per page, no redirects, the token never sent outside `server`, and one
+    deadline for all reads. A query missing from the answer ran out of time.
+
+    `server` must already be checked against the caller's allow-list (CDS Hooks: the issuer's
+    `fhir_servers`; SMART: `smart_issuers`)."""
     import asyncio
 
     import httpx
@@ -206,7 +233,7 @@ async def _fetch_all(
     base = server.rstrip("/") + "/"
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
 
-    async def one(client: httpx.AsyncClient, query: str) -> list[dict[str, Any]] | None:
+    async def one(client: httpx.AsyncClient, query: str) -> FhirRead:
         url: str | None = base + query.lstrip("/")
         found: list[dict[str, Any]] = []
         for _ in range(_MAX_PAGES):
@@ -222,22 +249,22 @@ async def _fetch_all(
                 ValueError,
                 OverflowError,
             ):
-                return None  # InvalidURL, ValueError: a malformed `next` link
+                return FhirRead(failed=True)  # InvalidURL, ValueError: a malformed `next` link
             if status == 404 and not found:
-                return []  # an instance read that found nothing, like a null prefetch
+                return FhirRead()  # an instance read that found nothing, like a null prefetch
             if status != 200:
-                return None
+                return FhirRead(failed=True, status=status)
             try:
                 data = orjson.loads(content)
             except orjson.JSONDecodeError:
-                return None
+                return FhirRead(failed=True, status=status)
             if _is_failure(data):
-                return None
+                return FhirRead(failed=True, status=status)
             found.extend(resources_in(data))
             url = _next_link(data) if isinstance(data, dict) else None
             if url and not fhir_server_allowed(re.split(r"[?#]", url, maxsplit=1)[0], (base,)):
-                break  # never send the token to another host, or outside the checked base
-        return found
+                return FhirRead(found, truncated=True)  # never send the token elsewhere
+        return FhirRead(found, truncated=url is not None)
 
     # follow_redirects=False (httpx's default, stated here): a redirect is a failed read, so
     # the token never follows one to another host.
@@ -249,7 +276,7 @@ async def _fetch_all(
                 results = await asyncio.gather(*(one(client, q) for q in queries.values()))
         except TimeoutError:
             return {}
-    return {k: r for k, r in zip(queries, results, strict=True) if r is not None}
+    return dict(zip(queries, results, strict=True))
 
 
 class _TooLargeError(Exception):
