@@ -85,8 +85,15 @@ def test_active_opioid_orders_contraindicate_and_others_do_not(
         else:
             assert finding is None, path.name
             blockers = [f for f in result.findings if f.severity is Severity.CONTRAINDICATED]
-            # the only other contraindication in this data is a coded opioid use disorder
-            assert all(f.code == "opioid-use-disorder" for f in blockers), path.name
+            # the only other contraindications in this data are a coded opioid use disorder
+            # and a recorded death (which is listed first)
+            assert all(
+                f.code in {"opioid-use-disorder", "patient-deceased"} for f in blockers
+            ), path.name
+            deceased = result.finding("patient-deceased")
+            assert (deceased is not None) == _deceased(documents[path]), path.name
+            if deceased is not None:
+                assert result.findings[0] == deceased, path.name
     assert with_opioids >= 3
 
 
@@ -121,3 +128,12 @@ def test_assessment_is_reproducible_for_a_fixed_as_of(
     first = assess(load_patient(path.read_bytes(), as_of=AS_OF, kb=kb), kb)
     second = assess(load_patient(path.read_bytes(), as_of=AS_OF, kb=kb), kb)
     assert first.model_dump() == second.model_dump()
+
+
+def _deceased(doc: dict[str, Any]) -> bool:
+    patients = [
+        e["resource"] for e in doc.get("entry", []) if e["resource"]["resourceType"] == "Patient"
+    ]
+    return any(
+        p.get("deceasedBoolean") is True or "deceasedDateTime" in p for p in patients
+    )
