@@ -87,9 +87,9 @@ def test_active_opioid_orders_contraindicate_and_others_do_not(
             blockers = [f for f in result.findings if f.severity is Severity.CONTRAINDICATED]
             # the only other contraindications in this data are a coded opioid use disorder
             # and a recorded death (which is listed first)
-            assert all(
-                f.code in {"opioid-use-disorder", "patient-deceased"} for f in blockers
-            ), path.name
+            assert all(f.code in {"opioid-use-disorder", "patient-deceased"} for f in blockers), (
+                path.name
+            )
             deceased = result.finding("patient-deceased")
             assert (deceased is not None) == _deceased(documents[path]), path.name
             if deceased is not None:
@@ -134,6 +134,4 @@ def _deceased(doc: dict[str, Any]) -> bool:
     patients = [
         e["resource"] for e in doc.get("entry", []) if e["resource"]["resourceType"] == "Patient"
     ]
-    return any(
-        p.get("deceasedBoolean") is True or "deceasedDateTime" in p for p in patients
-    )
+    return any(p.get("deceasedBoolean") is True or "deceasedDateTime" in p for p in patients)
