@@ -360,3 +360,17 @@ def test_depression_caveat_names_the_addiction_population_and_the_antidepressant
     caveat = kb.safety["depression-suicidality"].caveat or ""
     assert "addiction treatment" in caveat and "50 mg" in caveat
     assert "Antidepressant use is not counted" in caveat
+
+
+def test_monograph_carries_the_blockade_warning_and_the_surgery_counselling(
+    kb: KnowledgeBase,
+) -> None:
+    sections = {s.id: s for s in monograph_sections(kb)}
+    warnings = {i.source_id for i in sections["warnings"].items}
+    assert {"overcoming-blockade", "renal-impairment", "depression-suicidality"} <= warnings
+    assert "perioperative-opioids" in warnings
+    counselling = [i.text for i in sections["counselling"].items]
+    assert any("fatal overdose" in t and "withdrawal" in t for t in counselling)
+    surgery = kb.drug.statement("counsel-surgery")
+    assert "72 hours" in surgery.text and "standard-dose oral naltrexone" in surgery.text
+    assert surgery.caveat and "applied to LDN by extension" in surgery.caveat
