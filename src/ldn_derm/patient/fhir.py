@@ -333,9 +333,7 @@ def _patient_facts(patient: Resource, ref: str, as_of: date, source: str) -> Pat
             NotAssessedItem("patient", "birth date", "not recorded: age-based checks skipped", ref)
         )
     if patient.get("deceasedBoolean") is True and profile.deceased is None:
-        profile.not_assessed.append(
-            NotAssessedItem("patient", "deceased", "recorded as deceased without a date", ref)
-        )
+        profile.deceased_undated = True  # deceased, date not recorded: still blocks LDN
     return profile
 
 
