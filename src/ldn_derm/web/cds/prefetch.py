@@ -93,6 +93,11 @@ def resources_in(value: Any) -> Iterator[dict[str, Any]]:
         yield value
 
 
+def _instance_read(template: str) -> bool:
+    """A prefetch template that reads one resource (Type/id), not a search."""
+    return "?" not in template
+
+
 def _is_failure(value: Any) -> bool:
     return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
 
@@ -161,7 +166,11 @@ async def gather(
     to_fetch: dict[str, str] = {}
     missing: list[str] = []
     for key, template in service.prefetch.items():
-        if key in prefetch and not _is_failure(prefetch[key]):
+        # null answers a search ("found nothing"), but for an instance read such as
+        # Patient/{{context.patientId}} it means the client could not get the resource:
+        # read it from fhirServer, or 412 when it is required.
+        unread = prefetch.get(key) is None and _instance_read(template)
+        if key in prefetch and not _is_failure(prefetch[key]) and not unread:
             out[key] = list(resources_in(prefetch[key]))  # null -> [] (query found nothing)
             continue
         query = fill_template(template, context)
@@ -190,6 +199,10 @@ async def gather(
                 missing.append(key)
         if missing:
             raise PrefetchMissingError(missing)
+    # a required instance read (the Patient) that the FHIR server answered with 404
+    empty = [k for k in service.required if _instance_read(service.prefetch[k]) and not out[k]]
+    if empty:
+        raise PrefetchMissingError(empty)
     check_patient(out, context, set(to_fetch))
     return out
 
