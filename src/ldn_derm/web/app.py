@@ -42,9 +42,19 @@ It supports clinical judgement; it does not replace it.
 """
 
 
+class LdnApp(FastAPI):
+    """FastAPI with an outermost guard (ldn_derm.web.middleware.ErrorGuard): an unexpected
+    error is a logged 500 problem and never drops a keep-alive connection."""
+
+    def build_middleware_stack(self) -> Any:
+        from ldn_derm.web.middleware import ErrorGuard
+
+        return ErrorGuard(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    app = FastAPI(
+    app = LdnApp(
         title="ldn-derm",
         version=__version__,
         description=DESCRIPTION,
