@@ -220,14 +220,18 @@ async def call_service(service_id: str, request: Request) -> Response:
         return _json({"cards": []})  # e.g. no naltrexone among the draft orders
     settings = request.app.state.settings
     verified = request.app.state.cds_verifier is not None
-    allowed = settings.fhir_servers_for(caller.issuer if caller else None)
+    # without JWT checks (--dev on loopback) only servers some fhir_servers list names
+    allowed = (
+        settings.fhir_servers_for(caller.issuer if caller else None)
+        if verified
+        else settings.listed_fhir_servers
+    )
     try:
         resources = await gather(
             service,
             body,
             settings.fhir_timeout_seconds,
-            # without JWT checks (--dev on loopback) fhirServer may only name this machine
-            loopback_only=not verified,
+            listed_only=not verified,
             allowed_servers=allowed,
             # CDS Hooks: https for production data; an http base must be listed explicitly
             https_only=verified and not allowed,
