@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,6 +30,8 @@ def serve(
     """Serve the clinician web app, the REST API (/api/v1) and CDS Hooks (/cds-services)."""
     import uvicorn
 
+    from ldn_derm.web.middleware import MAX_HEADER_BYTES
+    from ldn_derm.web.server import http_protocol
     from ldn_derm.web.settings import is_loopback, load_settings
 
     # Workers are separate processes that build their own app from the environment.
@@ -50,6 +53,9 @@ def serve(
         )
     uvicorn.run(
         "ldn_derm.web.app:create_app",
+        log_config=_log_config(),
+        http=http_protocol(),
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         factory=True,
         host=host,
         port=port,
@@ -59,3 +65,15 @@ def serve(
         server_header=False,
         access_log=dev,
     )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus our own `ldn_derm` loggers at INFO on the same handler: without
+    a handler their INFO lines (CDS refusal reasons, for one) reached no log at all."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["ldn_derm"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config

@@ -152,7 +152,7 @@ def _install_routes(app: FastAPI) -> None:
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
     from starlette.middleware.cors import CORSMiddleware
 
-    from ldn_derm.web.middleware import BodySizeLimit, SecurityHeaders
+    from ldn_derm.web.middleware import BodySizeLimit, HeaderSizeLimit, SecurityHeaders
 
     # CORS (CDS Hooks §CORS, OWASP): an explicit origin allow-list, never "*" with credentials.
     origins = list(settings.allowed_origins)
@@ -171,6 +171,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeaderSizeLimit)  # outermost of ours: before anything reads a header
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -76,6 +76,35 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+MAX_HEADER_BYTES = 64 * 1024  # all request headers together (names and values)
+
+
+class HeaderSizeLimit:
+    """Refuse requests whose headers total more than `max_bytes` with 431 (RFC 6585), before
+    any route reads them: a 10 MB Authorization header would otherwise be decoded and parsed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_HEADER_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = 0
+            for name, value in scope.get("headers", ()):
+                size += len(name) + len(value)
+            if size > self.max_bytes:
+                response = problem(
+                    431,
+                    "headers-too-large",
+                    f"The request headers total {size:,} bytes; this server accepts at most "
+                    f"{self.max_bytes:,}.",
+                    headers={"Connection": "close"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 # Pages only load our own static files; the API docs page needs its inline bootstrap script.
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
