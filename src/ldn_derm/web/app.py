@@ -51,6 +51,15 @@ class LdnApp(FastAPI):
 
         return ErrorGuard(super().build_middleware_stack())
 
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's description, with the problem responses every API and CDS route can give
+        (ldn_derm.web.openapi)."""
+        if self.openapi_schema is None:
+            from ldn_derm.web.openapi import complete_openapi
+
+            self.openapi_schema = complete_openapi(super().openapi())
+        return self.openapi_schema
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
