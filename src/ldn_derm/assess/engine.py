@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ldn_derm.assess.comparators import comparator_results
+from ldn_derm.assess.comparators import comparator_results, ldn_result
 from ldn_derm.assess.context import Context
 from ldn_derm.assess.indications import indications, supported
 from ldn_derm.assess.models import (
@@ -41,7 +41,8 @@ def assess(
     found, indication_notes = indications(ctx)
     findings: list[Finding] = [*opioid_findings(ctx), *safety_findings(ctx), *indication_notes]
     findings.sort(key=lambda f: f.severity.rank)  # stable: rule order within a severity
-    compared = comparator_results(ctx) if comparators else []
+    # the comparison always exists: LDN first, with its own baseline, then every other option
+    compared = [ldn_result(kb, found, findings), *comparator_results(ctx)] if comparators else []
 
     severities = {f.severity for f in findings}
     if Severity.CONTRAINDICATED in severities:

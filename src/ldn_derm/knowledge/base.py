@@ -11,6 +11,8 @@ from ldn_derm.knowledge.models import (
     Condition,
     Drug,
     EvidenceEntry,
+    LdnOption,
+    MedicineConcern,
     Meta,
     Outcome,
     PkpdParameters,
@@ -60,6 +62,9 @@ class KnowledgeBase:
     terminology: Terminology
     pkpd: PkpdParameters
     protocols: Protocols
+    # comparators.yaml: the LDN row of the comparison and the medicines comparator flags use
+    ldn_option: LdnOption
+    medicine_concerns: tuple[MedicineConcern, ...] = ()
 
     # ------------------------------------------------------------ conditions
     def find_condition(self, query: str) -> Condition:
