@@ -44,10 +44,10 @@ def _medicine(text: str, status: str = "active") -> Callable[[Bundle], None]:
 
 
 def _lab(
-    loinc: str, display: str, value: float, unit: str, **extra: object
+    loinc: str, display: str, value: float, unit: str, interpretation: str | None = None
 ) -> Callable[[Bundle], None]:
     def build(bundle: Bundle) -> None:
-        bundle.observation(loinc, display, value=value, unit=unit, **extra)  # type: ignore[arg-type]
+        bundle.observation(loinc, display, value=value, unit=unit, interpretation=interpretation)
 
     return build
 

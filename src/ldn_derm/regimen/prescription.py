@@ -20,6 +20,7 @@ from ldn_derm.regimen.fhir import build_medication_request, medication_text
 from ldn_derm.regimen.monitoring import MonitoringPlan, build_monitoring_plan
 
 if TYPE_CHECKING:
+    from ldn_derm.assess.models import ComparatorResult
     from ldn_derm.knowledge import KnowledgeBase
     from ldn_derm.knowledge.models import Condition
     from ldn_derm.regimen.schedule import Regimen
@@ -44,6 +45,9 @@ class PatientContext:
     blockers: tuple[Blocker, ...] = ()
     cautions: tuple[str, ...] = ()
     thyroid_disease: bool | None = None
+    # the assessment's comparison rows (LDN first): the handout's option grid says what the
+    # record means for each option
+    comparators: tuple[ComparatorResult, ...] = ()
 
 
 @dataclass(frozen=True)
