@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ldn_derm.errors import UnknownConditionError
 from ldn_derm.knowledge.models import (
@@ -50,6 +50,17 @@ class ConditionSummary:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class DrugCode:
+    """One RxNorm drug code from a code table (e.g. CDC OMTK): its name and ingredient ids."""
+
+    rxcui: str
+    name: str
+    ingredients: frozenset[str]
+    dose_form: str
+    table: str  # CodeTable id
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     meta: Meta
@@ -62,8 +73,10 @@ class KnowledgeBase:
     terminology: Terminology
     pkpd: PkpdParameters
     protocols: Protocols
-    # comparators.yaml: the LDN row of the comparison and the medicines comparator flags use
+    # comparators.yaml: the LDN row of the comparison
     ldn_option: LdnOption
+    drug_codes: dict[str, DrugCode] = field(default_factory=dict)  # RxCUI -> code-table row(s)
+    # comparators.yaml: the current medicines some comparator flags react to
     medicine_concerns: tuple[MedicineConcern, ...] = ()
 
     # ------------------------------------------------------------ conditions
