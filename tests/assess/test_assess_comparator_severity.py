@@ -9,9 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from vignette_fhir import ICD10CM, RXNORM, Bundle, concept, days_ago
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from vignette_fhir import AS_OF, ICD10CM, RXNORM, Bundle, concept, days_ago
 
 from ldn_derm.assess import Assessment, Severity
+from ldn_derm.knowledge import KnowledgeBase
 
 Run = Callable[..., Assessment]
 C = Severity.CONTRAINDICATED
@@ -346,3 +349,31 @@ def test_methotrexate_has_a_baseline_and_follow_up_schedule(run: Run) -> None:
     monitoring = " ".join(b.text for b in row.baseline_of("monitoring")).lower()
     assert "blood count" in screening and "hepatitis b" in screening
     assert "every 1-2 weeks" in monitoring and "every 3-6 months" in monitoring
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    age=st.integers(min_value=1, max_value=90),
+    gender=st.sampled_from(["female", "male", "unknown"]),
+    status=st.sampled_from(["unknown", "not-pregnant", "pregnant"]),
+    ended=st.booleans(),
+)
+def test_childbearing_potential_rule(
+    run: Run, kb: KnowledgeBase, age: int, gender: str, status: str, ended: bool
+) -> None:
+    bundle = Bundle(gender=gender, birth=f"{AS_OF.year - age}-01-01")  # `age` years on AS_OF
+    if status == "pregnant":
+        bundle.condition(
+            concept(ICD10CM, "Z33.1", "Pregnant state, incidental"), onset=days_ago(30)
+        )
+    elif status == "not-pregnant":
+        bundle.observation("2106-3", "hCG urine", coded="Negative", when=days_ago(5))
+    if ended:
+        bundle.condition(concept(ICD10CM, "Z78.0", "Asymptomatic menopausal state"))
+    got = raised(run(bundle))
+    params = {p.id: p.value for p in kb.terminology.parameters}
+    low, high = params["childbearing-age-min"], params["childbearing-age-max"]
+    expected = gender != "male" and low <= age <= high and status != "pregnant" and not ended
+    assert ("acitretin-childbearing-potential" in got) is expected, got
