@@ -149,3 +149,16 @@ def test_huge_file_is_refused_before_reading(
 def test_help_lists_assess(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["assess", "--help"]) == 0
     assert "--as-of" in capsys.readouterr().out
+
+
+def test_text_output_says_when_no_traditional_option_is_held(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    bundle = Bundle(gender="male", birth="1960-01-01")
+    bundle.condition(concept(text="Hailey-Hailey disease"))
+    path = _write(tmp_path, "b.json", json.dumps(bundle.json()))
+    assert run(["assess", str(path), "--as-of", "2026-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert "No traditional systemic option is held for the matched conditions" in out
+    assert "Low-dose naltrexone (LDN)" in out and "Methotrexate" not in out

@@ -156,6 +156,12 @@ def _print_comparison(result: Assessment, kb: KnowledgeBase) -> None:
 
     conditions = {i.condition for i in result.indications}
     console.print("[bold]Comparison with traditional systemic treatments[/bold]")
+    others = [c for c in result.comparators if c.kind != "ldn"]
+    if conditions and not any(conditions & set(c.conditions) for c in others):
+        console.print(
+            "  [dim]No traditional systemic option is held for the matched conditions; "
+            "LDN's baseline is shown, other options only where the record flags them.[/dim]"
+        )
     for comp in result.comparators:
         relevant = comp.kind == "ldn" or not conditions or bool(conditions & set(comp.conditions))
         if not relevant and not comp.flags:
