@@ -123,9 +123,7 @@ def _negative_controlled(ctx: Context, summary: ConditionSummary, refs: list[str
             f"{condition.name}: the controlled evidence at a low dose is negative "
             f"({len(trials)} stud{'y' if len(trials) == 1 else 'ies'})"
         ),
-        detail=(
-            f"{described}.{uncontrolled} {summary.line()}."
-        ),
+        detail=(f"{described}.{uncontrolled} {summary.line()}."),
         triggered_by=refs,
         references=sorted({r for e in trials for r in e.refs}),
     )

@@ -136,9 +136,7 @@ class KnowledgeBase:
                     ]
                 )
             ),
-            negative_controlled_low=tuple(
-                e.id for e in self.negative_controlled_low_dose(entries)
-            ),
+            negative_controlled_low=tuple(e.id for e in self.negative_controlled_low_dose(entries)),
         )
 
     def negative_controlled_low_dose(self, entries: list[EvidenceEntry]) -> list[EvidenceEntry]:

@@ -265,6 +265,14 @@ def cds_patient_view_findings(records: list[dict[str, Any]]) -> list[dict[str, A
                     f" {kb.drug.standard_dose.label()} is the standard dose for alcohol and "
                     "opioid use disorder, not LDN."
                 )
+        negative = [kb.evidence[i] for i in ind.evidence.negative_controlled_low]
+        if negative:
+            summary += "; a controlled trial at a low dose was negative"
+            detail += (
+                " Controlled evidence at a low dose is negative: "
+                + "; ".join(f"{e.study} ({e.design.value}, n={e.n})" for e in negative)
+                + "."
+            )
         detail = (
             f"**{ind.name}** is on the problem list ({'; '.join(ind.matched_from)}). {detail} "
             f"Low dose means {kb.drug.canonical_low_dose.label()} (off label)."
@@ -311,7 +319,8 @@ DESIGN_NAMES = {  # singular, plural
 
 
 def _evidence_line(entries: list[Any]) -> str:
-    """'2 improved, 1 mixed, no benefit or worse (2 case reports, 1 case series); doses ...'."""
+    """'2 improved, 1 mixed, no benefit, no difference or worse (2 case reports, 1 case
+    series); doses ...'."""
     from collections import Counter
 
     from ldn_derm.knowledge.models import Outcome
@@ -323,7 +332,7 @@ def _evidence_line(entries: list[Any]) -> str:
         for d, n in sorted(designs.items())
     )
     return (
-        f"{improved} improved, {len(entries) - improved} mixed, no benefit or worse "
+        f"{improved} improved, {len(entries) - improved} mixed, no benefit, no difference or worse "
         f"({kinds}); doses {_doses(entries)}"
     )
 
