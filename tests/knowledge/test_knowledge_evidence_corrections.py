@@ -54,7 +54,7 @@ def test_darier_series_in_which_severe_cases_worsened(kb: KnowledgeBase) -> None
     entry = kb.evidence["boehmer-2019-darier-disease"]
     assert entry.n == 6 and entry.outcome is Outcome.MIXED
     assert "4 severe cases worsened" in entry.effect
-    assert entry.add_on_to is not None and "Magnesium" in entry.add_on_to
+    assert entry.add_on_to is not None and "magnesium" in entry.add_on_to
     summary = kb.summarize("darier-disease")
     assert summary.negative_or_mixed >= 1 and summary.positive >= 1
 
@@ -82,7 +82,7 @@ def test_active_comparator_trial_is_no_difference_not_no_benefit(kb: KnowledgeBa
         ("lee-j-2016-chronic-pruritus", "antipruritic"),
         ("lpp-rct-2020-lichen-planopilaris", "clobetasol"),
         ("hamel-2023-lichen-planopilaris", "existing"),
-        ("klein-2022-lichen-planopilaris", "Platelet-rich plasma"),
+        ("klein-2022-lichen-planopilaris", "platelet-rich plasma"),
         ("partners-2018-hailey-hailey", "clobetasol"),
     ],
 )
