@@ -89,3 +89,12 @@ def test_every_negative_controlled_low_dose_study_is_controlled_negative_and_pos
             found.append(ident)
     assert "lpp-rct-2020-lichen-planopilaris" in found
     assert "loratadine-2004-uremic-pruritus" not in found  # 50 mg/day
+
+
+def test_patient_view_evidence_line_names_the_negative_trial(run: Run) -> None:
+    from ldn_derm.assess.evidence import evidence_findings
+
+    [line] = evidence_findings(run(_ffa()))
+    assert line.condition == "lichen-planopilaris"
+    assert "a controlled trial at a low dose was negative" in line.finding.summary
+    assert "J Dermatolog Treat 2020 RCT (rct, n=34)" in line.finding.detail
