@@ -50,6 +50,8 @@ def test_json_output_has_the_documented_shape(
         "negative_or_mixed",
         "doses_mg_per_day",
         "positive_possibly_low",
+        "positive_higher_dose",
+        "negative_controlled_low",
     }
     finding = next(f for f in out["findings"] if f["code"] == "opioid-use")
     assert set(finding) == {"code", "severity", "summary", "detail", "triggered_by", "references"}
@@ -162,3 +164,17 @@ def test_text_output_says_when_no_traditional_option_is_held(
     out = capsys.readouterr().out
     assert "No traditional systemic option is held for the matched conditions" in out
     assert "Low-dose naltrexone (LDN)" in out and "Methotrexate" not in out
+
+
+def test_text_output_separates_low_dose_from_higher_dose_improvement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # table headers on one line
+    bundle = Bundle(gender="male")
+    bundle.condition(concept(text="Atopic dermatitis"))
+    bundle.condition(concept(text="Frontal fibrosing alopecia"))
+    path = _write(tmp_path, "b.json", json.dumps(bundle.json()))
+    assert run(["assess", str(path), "--as-of", "2026-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert "improved at low dose" in out and "improved only at higher dose" in out
+    assert "indication-evidence-negative-controlled" in out

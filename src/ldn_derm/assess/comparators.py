@@ -16,13 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ldn_derm.assess.context import Context, describe_medication, listing
+from ldn_derm.assess.labs import lab_evidence, when
 from ldn_derm.assess.models import (
     BaselineItem,
     BaselineTopic,
     ComparatorResult,
     Finding,
     Indication,
-    NotAssessed,
     Severity,
 )
 from ldn_derm.assess.safety_rules import abnormal_liver_tests, childbearing_possible
@@ -30,21 +30,15 @@ from ldn_derm.knowledge import KnowledgeBase
 from ldn_derm.knowledge.models import (
     Comparator,
     Concern,
-    Design,
-    LabThreshold,
     LdnFact,
     MedicineConcern,
     OptionFact,
     Outcome,
 )
-from ldn_derm.patient.profile import LabFact, MedicationFact, MedStatus, PregnancyStatus, Sex
+from ldn_derm.patient.profile import MedicationFact, MedStatus, PregnancyStatus, Sex
 from ldn_derm.patient.terminology import norm
 
 LDN_ID = "ldn"
-# lab-derived concerns whose cut-off means something only if it lasts (KDIGO: > 3 months)
-_PERSISTENT = {Concern.CKD, Concern.SEVERE_KIDNEY_IMPAIRMENT}
-# designs with a control arm or phase: what "controlled evidence" counts
-CONTROLLED = frozenset({Design.RCT, Design.CROSSOVER_RCT, Design.CONTROLLED_TRIAL})
 
 
 @dataclass
@@ -80,13 +74,13 @@ def patient_concerns(ctx: Context) -> dict[Concern, Evidence]:
             concern = ctx.m.concepts[threshold.concept].concern
             if concern is None:
                 continue
-            hit = _lab_evidence(ctx, lab_id, threshold, concern in _PERSISTENT)
+            hit = lab_evidence(ctx, lab_id, threshold)
             if hit is not None:
                 concerns.setdefault(concern, Evidence()).add(*hit)
 
     for lab in abnormal_liver_tests(ctx):
         concerns.setdefault(Concern.ABNORMAL_LIVER_TESTS, Evidence()).add(
-            f"{lab.text} flagged high on {_when(lab)}", [lab.ref]
+            f"{lab.text} flagged high on {when(lab)}", [lab.ref]
         )
 
     # menopause, hysterectomy, both ovaries removed: no pregnancy now or later (acitretin)
@@ -168,76 +162,6 @@ def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(re.escape(w) for w in words)})(?![a-z0-9])")
 
 
-def _lab_evidence(
-    ctx: Context, lab_id: str, threshold: LabThreshold, persistent: bool
-) -> tuple[str, list[str]] | None:
-    recent = [x for x in ctx.recent_labs(lab_id) if x.value is not None]
-    if not recent:
-        return None
-    latest = recent[0]
-    units = {u.lower() for u in threshold.units}
-    if latest.unit is not None and latest.unit.lower() not in units:
-        note = _unit_note(latest, threshold)
-        if note not in ctx.notes:  # one lab may have several cut-offs (eGFR: 60 and 30)
-            ctx.notes.append(note)
-        return None
-    if not _meets(latest.value, threshold):
-        return None
-    bound = (
-        f"at least {threshold.at_least:g}"
-        if threshold.at_least is not None
-        else f"below {threshold.below:g}"
-    )
-    fact = f"latest {latest.text} {latest.value:g} {latest.unit or ''}".rstrip()
-    fact += f" on {_when(latest)} ({bound})"
-    refs = [latest.ref]
-    if persistent:
-        fact += _persistence(ctx, lab_id, threshold, latest, refs)
-    return fact, refs
-
-
-def _persistence(
-    ctx: Context, lab_id: str, threshold: LabThreshold, latest: LabFact, refs: list[str]
-) -> str:
-    """Whether an earlier result also met the cut-off long enough before (KDIGO: > 3 months)."""
-    if latest.effective is None:
-        return ""
-    span = ctx.days("ckd-persistence-days")
-    earlier = [
-        x
-        for x in ctx.profile.labs_of(lab_id)
-        if x.value is not None
-        and x.effective is not None
-        and latest.effective - x.effective >= span
-        and _meets(x.value, threshold)
-    ]
-    if earlier:
-        refs.append(earlier[0].ref)
-        return f"; also on {_when(earlier[0])}, so lasting over {span.days} days"
-    return f"; not shown to last {span.days} days"
-
-
-def _meets(value: float | None, threshold: LabThreshold) -> bool:
-    if value is None:
-        return False
-    if threshold.at_least is not None:
-        return value >= threshold.at_least
-    return threshold.below is not None and value < threshold.below
-
-
-def _when(lab: LabFact) -> str:
-    return lab.effective.isoformat() if lab.effective else "an unrecorded date"
-
-
-def _unit_note(lab: LabFact, threshold: LabThreshold) -> NotAssessed:
-    return NotAssessed(
-        kind="observation",
-        text=f"{lab.text} {lab.value:g} {lab.unit}",
-        reason=f"unit not comparable with the cut-off ({', '.join(threshold.units)})",
-        ref=lab.ref,
-    )
-
-
 # ---------------------------------------------------------------------------- baselines
 
 
@@ -277,7 +201,7 @@ def ldn_evidence(kb: KnowledgeBase, condition_ids: Sequence[str]) -> BaselineIte
     """
     if not condition_ids:
         entries = list(kb.evidence.values())
-        controlled = [e for e in entries if e.design in CONTROLLED]
+        controlled = [e for e in entries if e.design.is_controlled]
         low = sum(e.outcome is Outcome.IMPROVED and kb.possibly_low(e) for e in entries)
         text = (
             f"No condition in the record matches an LDN indication. Across "
@@ -300,7 +224,7 @@ def ldn_evidence(kb: KnowledgeBase, condition_ids: Sequence[str]) -> BaselineIte
         summary = kb.summarize(cid)
         name = summary.condition.name
         entries = kb.evidence_for(cid)
-        controlled = [e for e in entries if e.design in CONTROLLED]
+        controlled = [e for e in entries if e.design.is_controlled]
         controlled_low = [
             e for e in controlled if e.outcome is Outcome.IMPROVED and kb.possibly_low(e)
         ]
@@ -311,9 +235,9 @@ def ldn_evidence(kb: KnowledgeBase, condition_ids: Sequence[str]) -> BaselineIte
             continue
         texts.append(
             f"{name}: {summary.studies} stud{'y' if summary.studies == 1 else 'ies'} "
-            f"({len(controlled)} controlled), {summary.positive} improved "
-            f"({summary.positive_possibly_low} at a dose that may be low), "
-            f"{summary.negative_or_mixed} mixed, no benefit or worse."
+            f"({len(controlled)} controlled); {summary.positive_possibly_low} improved at a low "
+            f"(or unreported) dose, {summary.positive_higher_dose} only at higher doses; "
+            f"{summary.negative_or_mixed} mixed, no benefit, no difference or worse."
         )
         plain = (
             f"For {name}: {summary.positive_possibly_low} of {summary.studies} published "
