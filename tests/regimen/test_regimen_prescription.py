@@ -250,3 +250,24 @@ def test_compounding_instructions_and_the_default_concentration_are_cited() -> N
     listed = text.split("References:", 1)[1]
     entry = next(ln for ln in listed.splitlines() if ln.strip().startswith(f"{mark}. "))
     assert kb.references["fawcett-1997"].title[:30] in entry
+
+
+def test_monitoring_plan_gives_the_perioperative_hold_as_standard_dose_guidance() -> None:
+    kb = get_knowledge()
+    plan = build_monitoring_plan("psoriasis", kb=kb)
+    assert [i.id for i in plan.opioids] == [
+        "opioid-interactions",
+        "overcoming-blockade",
+        "perioperative-opioids",
+        "perioperative-hold",
+    ]
+    hold = plan.opioids[-1]
+    assert "72 hours (3 days)" in hold.text and "standard-dose oral naltrexone" in hold.text
+    assert "No LDN-specific hold time was found" in hold.text
+    assert hold.caveat and "applied to LDN by extension" in hold.caveat
+    assert {"burns-2022", "goel-2024"} <= set(hold.refs) and hold.certainty == "seen-abstract"
+    md = plan.markdown(kb)
+    assert "**Before planned surgery.**" in md and "*Caveat:*" in md
+    assert "overdose" in md  # the overcoming-the-blockade warning travels with the plan
+    data = plan.to_dict()
+    assert data["opioids"][-1]["id"] == "perioperative-hold"

@@ -78,11 +78,15 @@ def test_prescribing_for_an_opioid_user_is_blocked_without_a_reason(
 ) -> None:
     from web_helpers import synthea_bundle
 
-    bundle = synthea_bundle("Chet_Thompson")  # active oxycodone
+    bundle = synthea_bundle("Eliseo_Cummings")  # an active opioid order
     blocked = dev_client.post("/api/v1/prescribe", json={**TITRATION, "bundle": bundle})
     assert blocked.status_code == 422
     assert blocked.json()["type"].endswith("#blocked")
     assert "opioid" in blocked.json()["detail"].lower()
+    died = synthea_bundle("Chet_Thompson")  # active oxycodone, and a date of death
+    first = dev_client.post("/api/v1/prescribe", json={**TITRATION, "bundle": died})
+    assert first.status_code == 422
+    assert "has died" in first.json()["detail"]  # the death is named first
     reason = "Opioid stopped yesterday; patient informed of the risk."
     allowed = dev_client.post(
         "/api/v1/prescribe", json={**TITRATION, "bundle": bundle, "override_reason": reason}

@@ -106,7 +106,16 @@ def render(result: Assessment, kb: KnowledgeBase) -> None:
 
     if result.indications:
         table = Table(title="Indications", title_justify="left", show_lines=False)
-        for column in ("condition", "matched by", "studies", "improved", "mixed/none", "doses"):
+        columns = (
+            "condition",
+            "matched by",
+            "studies",
+            "improved at low dose",
+            "improved only at higher dose",
+            "mixed/none",
+            "doses",
+        )
+        for column in columns:
             table.add_column(column)
         for ind in result.indications:
             ev = ind.evidence
@@ -114,7 +123,8 @@ def render(result: Assessment, kb: KnowledgeBase) -> None:
                 escape(ind.name),
                 ind.matched_by,
                 str(ev.studies),
-                str(ev.positive),
+                str(ev.positive_possibly_low),
+                str(ev.positive_higher_dose),
                 str(ev.negative_or_mixed),
                 escape(", ".join(ev.doses_mg_per_day) or "-"),
             )

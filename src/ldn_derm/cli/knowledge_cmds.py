@@ -17,7 +17,13 @@ if TYPE_CHECKING:  # the knowledge base (pydantic models) loads only when a comm
     from ldn_derm.knowledge.citations import Citations
     from ldn_derm.knowledge.models import EvidenceEntry, Reference
 
-OUTCOME_STYLE = {"improved": "green", "mixed": "yellow", "no-benefit": "red", "worse": "bold red"}
+OUTCOME_STYLE = {
+    "improved": "green",
+    "mixed": "yellow",
+    "no-benefit": "red",
+    "no-difference-vs-comparator": "yellow",
+    "worse": "bold red",
+}
 
 
 def references_table(kb: KnowledgeBase, cites: Citations) -> Table:
@@ -65,6 +71,7 @@ def evidence_json(kb: KnowledgeBase, entries: list[EvidenceEntry]) -> list[dict[
             "measures": e.measures,
             "time_to_response": e.time_to_response,
             "adverse_events": e.adverse_events,
+            "add_on_to": e.add_on_to,
             "conflicts": e.conflicts,
             "certainty": e.certainty.value,
             "references": e.refs,
@@ -103,11 +110,11 @@ def evidence(
             show_lines=True,
         )
         for col, kw in (
-            ("Study", {"no_wrap": True}),
-            ("Design", {}),
+            ("Study", {"ratio": 1, "min_width": 10}),
+            ("Design", {"max_width": 14}),
             ("n", {"justify": "right"}),
             ("Dose", {"no_wrap": True}),
-            ("Outcome", {"no_wrap": True}),
+            ("Outcome", {"max_width": 14}),
             ("Effect", {"ratio": 3}),
             ("Refs", {"no_wrap": True}),
         ):
@@ -115,6 +122,8 @@ def evidence(
         for e in kb.evidence_for(cid):
             dose = e.dose.label() if e.dose else "not reported"
             effect = escape(e.effect)
+            if e.add_on_to:
+                effect += f"\n[bold]Add-on, not naltrexone alone:[/bold] with {escape(e.add_on_to)}"
             if e.conflicts:
                 effect += f"\n[italic]Conflict: {escape(e.conflicts)}[/italic]"
             table.add_row(
@@ -122,7 +131,8 @@ def evidence(
                 e.design.value,
                 str(e.n) if e.n else "–",
                 dose,
-                f"[{OUTCOME_STYLE[e.outcome.value]}]{e.outcome.value}[/]",
+                # 'no-difference-vs-comparator' wraps after 'no-difference'
+                f"[{OUTCOME_STYLE[e.outcome.value]}]{e.outcome.value.replace('-vs-', ' vs-')}[/]",
                 effect,
                 escape(cites.mark(e.refs).strip()),
             )

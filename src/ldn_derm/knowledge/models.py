@@ -334,16 +334,29 @@ class Design(StrEnum):
     SYSTEMATIC_REVIEW = "systematic-review"
     NARRATIVE_REVIEW = "narrative-review"
 
+    @property
+    def is_controlled(self) -> bool:
+        """A study with a control arm or phase (placebo or active comparator)."""
+        return self in {Design.RCT, Design.CROSSOVER_RCT, Design.CONTROLLED_TRIAL}
+
 
 class Outcome(StrEnum):
     IMPROVED = "improved"
     MIXED = "mixed"
     NO_BENEFIT = "no-benefit"
+    # no significant difference from an ACTIVE comparator (e.g. an antihistamine): not evidence
+    # of no benefit against placebo, and not evidence of benefit either
+    NO_DIFFERENCE = "no-difference-vs-comparator"
     WORSE = "worse"
 
     @property
     def is_positive(self) -> bool:
         return self is Outcome.IMPROVED
+
+    @property
+    def is_negative(self) -> bool:
+        """No benefit, no difference from a comparator, or worse ('mixed' is neither)."""
+        return self in {Outcome.NO_BENEFIT, Outcome.NO_DIFFERENCE, Outcome.WORSE}
 
 
 class EvidenceEntry(Strict):
@@ -360,6 +373,9 @@ class EvidenceEntry(Strict):
     measures: list[str] = Field(default_factory=list)  # PASI, BSA, LPPAI, VAS, NRS...
     time_to_response: str | None = None
     adverse_events: str | None = None
+    # what naltrexone was given WITH (an add-on or combination study), so that the result is
+    # never read as naltrexone alone; None when the source reports monotherapy or does not say
+    add_on_to: str | None = None
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
     conflicts: str | None = None  # where another source disagrees, and which

@@ -23,6 +23,9 @@ class EvidenceLevel(StrEnum):
     """What the knowledge base holds for LDN in a condition (weakest last)."""
 
     SUPPORTED = "supported"  # at least one study improved at a low (or unreported) dose
+    # a controlled study at a dose that may be low was negative: it outweighs uncontrolled
+    # reports of improvement (the assessment's indication-evidence-negative-controlled)
+    NEGATIVE_CONTROLLED = "negative-controlled"
     HIGHER_DOSE_ONLY = "higher-dose-only"  # improvement only above the low-dose range
     NO_IMPROVEMENT = "no-improvement"  # studies, none reporting improvement
     NO_STUDY = "no-study"  # no study at all
@@ -55,6 +58,19 @@ def evidence_status(cond: Condition, kb: KnowledgeBase) -> EvidenceStatus:
         return EvidenceStatus(
             EvidenceLevel.NO_IMPROVEMENT,
             f"No study of naltrexone in {cond.name} reported improvement ({summary.line()}).",
+            refs,
+        )
+    if summary.negative_controlled_low:
+        trials = [kb.evidence[i] for i in summary.negative_controlled_low]
+        described = "; ".join(
+            f"{e.study} ({e.design.value}, {e.dose.label() if e.dose else 'dose not reported'}"
+            f"{', added to ' + e.add_on_to if e.add_on_to else ''}): {e.outcome.value}"
+            for e in trials
+        )
+        return EvidenceStatus(
+            EvidenceLevel.NEGATIVE_CONTROLLED,
+            f"The controlled evidence for LDN in {cond.name} is negative ({described}); "
+            f"uncontrolled reports of improvement do not outweigh it ({summary.line()}).",
             refs,
         )
     if summary.positive_possibly_low == 0:

@@ -122,6 +122,18 @@ def _slip_hint(mg: Decimal, low: Decimal, high: Decimal) -> str | None:
     return None
 
 
+def slip_hint(mg: Decimal, kb: KnowledgeBase | None = None) -> str | None:
+    """The likely slip (unit or decimal point) when `mg` is a power of ten away from the
+    knowledge base's low-dose range, else None (the hint `validate_dose` appends)."""
+    if kb is None:
+        from ldn_derm.knowledge import get_knowledge
+
+        kb = get_knowledge()
+    low = Decimal(str(kb.drug.canonical_low_dose.low))
+    high = Decimal(str(kb.drug.canonical_low_dose.high))
+    return _slip_hint(mg, low, high) if mg > 0 else None
+
+
 def validate_dose(
     value: str | int | float | Decimal | Dose,
     *,

@@ -96,6 +96,37 @@ class Prescription:
         )
 
 
+def draft_medication_request(
+    condition: str,
+    regimen: Regimen,
+    form: Form | str,
+    *,
+    authored_on: date,
+    kb: KnowledgeBase,
+) -> dict[str, Any]:
+    """The MedicationRequest `build_prescription` would write, as an unsigned suggestion (a CDS
+    card's replacement order). The prescriber's gates (contraindication, opioid-free start,
+    dose overrides, evidence acknowledgment) are not run here: they need the prescriber. The
+    notes say the evidence status, and that it must be acknowledged when it is not supported.
+    """
+    cond = kb.find_condition(condition)
+    if regimen.start_date is None:
+        from dataclasses import replace
+
+        regimen = replace(regimen, start_date=authored_on)
+    plan = compound(regimen, form, kb=kb)
+    evidence = evidence_status(cond, kb)
+    notes = _notes(plan, regimen, (), None, evidence, None, kb)
+    if evidence.level.needs_acknowledgment:
+        notes.append(
+            "Unsigned suggestion: the evidence status above must be acknowledged by the "
+            "prescriber (override option 'evidence') before this is prescribed."
+        )
+    return build_medication_request(
+        regimen, plan, cond, authored_on=authored_on, notes=notes, kb=kb
+    )
+
+
 @dataclass(frozen=True)
 class _Need:
     """A check that failed and the override option that would let the prescription go on."""

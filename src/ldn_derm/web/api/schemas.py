@@ -41,7 +41,10 @@ class ConditionOut(BaseModel):
     snomed: list[str]
     studies: int
     improved: int
+    improved_low_dose: int  # at a low dose, or one the source does not report
+    improved_higher_dose_only: int  # only above the low-dose range (e.g. 50 mg/day): not LDN
     mixed_or_no_benefit: int
+    negative_controlled_low_dose: list[str]  # entry ids of negative controlled low-dose studies
     low_dose_studies: int
     doses: list[str]
     summary: str
@@ -65,6 +68,7 @@ class EvidenceOut(BaseModel):
     measures: list[str]
     time_to_response: str | None
     adverse_events: str | None
+    add_on_to: str | None  # what naltrexone was given with (an add-on study); None: not reported
     conflicts: str | None
     certainty: str
     references: list[str]
