@@ -121,7 +121,9 @@ def test_every_condition_without_low_dose_benefit_needs_acknowledgment(condition
 @pytest.mark.parametrize(
     ("condition", "level"),
     [
-        ("uremic-pruritus", EvidenceLevel.NO_IMPROVEMENT),
+        ("uremic-pruritus", EvidenceLevel.HIGHER_DOSE_ONLY),  # Peer 1996 improved at 50 mg
+        ("nail-lichen-planus", EvidenceLevel.NO_IMPROVEMENT),
+        ("lichen-planopilaris", EvidenceLevel.NEGATIVE_CONTROLLED),  # the RCT, despite series
         ("lichen-planus", EvidenceLevel.NO_STUDY),
         ("chronic-pruritus", EvidenceLevel.HIGHER_DOSE_ONLY),
         ("psoriasis", EvidenceLevel.SUPPORTED),

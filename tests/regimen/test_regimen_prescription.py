@@ -35,6 +35,8 @@ GOLDEN_CASES: dict[str, dict[str, Any]] = {
         "condition": "lichen-planopilaris",
         "regimen": {"preset": "fixed-3mg", "days": 90},
         "form": "capsule",
+        # the only randomised trial was negative: the evidence must be acknowledged (issue 14)
+        "overrides": {"evidence": "patient prefers LDN after discussing the negative trial"},
     },
     "cleveland-hhd-capsule": {
         "condition": "hailey-hailey-disease",
@@ -46,7 +48,13 @@ GOLDEN_CASES: dict[str, dict[str, Any]] = {
 
 def _package(case: dict[str, Any]) -> Prescription:
     reg = build_regimen(**case["regimen"], start_date=START)
-    return build_prescription(case["condition"], reg, case["form"], authored_on=START)
+    return build_prescription(
+        case["condition"],
+        reg,
+        case["form"],
+        authored_on=START,
+        overrides=case.get("overrides"),
+    )
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
@@ -80,7 +88,7 @@ def packages(draw: st.DrawFn) -> Prescription:
         time=draw(st.sampled_from(["bedtime", "morning"])),
     )
     return build_prescription(
-        draw(st.sampled_from(["psoriasis", "hailey-hailey-disease", "lichen-planopilaris"])),
+        draw(st.sampled_from(["psoriasis", "hailey-hailey-disease", "darier-disease"])),
         reg,
         draw(st.sampled_from(["capsule", "liquid"])),
         salt=draw(st.sampled_from(["hcl", "base"])),

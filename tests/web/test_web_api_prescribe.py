@@ -107,7 +107,7 @@ def test_named_overrides_through_the_api(dev_client: TestClient) -> None:
     ok = dev_client.post("/api/v1/prescribe", json={**body, "overrides": {"evidence": reason}})
     assert ok.status_code == 200, ok.text
     assert ok.json()["overrides"] == {"evidence": reason}
-    assert ok.json()["evidence"]["level"] == "no-improvement"
+    assert ok.json()["evidence"]["level"] == "higher-dose-only"
     six = dev_client.post("/api/v1/prescribe", json={**TITRATION, "target_mg": 6})
     assert six.status_code == 422 and "above-low-dose" in six.json()["detail"]
     liquid = dev_client.post("/api/v1/prescribe", json={**TITRATION, "form": "liquid"})
