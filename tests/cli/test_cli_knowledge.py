@@ -122,3 +122,23 @@ def test_evidence_shows_add_on_studies_and_the_comparator_label(
     assert "no-difference" in capsys.readouterr().out
     assert run(["evidence", "lichen planopilaris"]) == 0
     assert "Add-on" in capsys.readouterr().out
+
+
+def test_narrow_terminals_get_stacked_evidence_and_readable_places(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Below 120 columns `ldn evidence` prints one block per study (no squeezed table);
+    `ldn refs ID` names the places that cite it as a reader would look for them; provenance is
+    labelled as what was read, not 'Certainty' (which means something else in GRADE)."""
+    from ldn_derm.cli.app import console
+
+    monkeypatch.setattr(console, "_width", 90)
+    assert run(["evidence", "psoriasis"]) == 0
+    out = capsys.readouterr().out
+    assert "┃ Study" not in out and "Bridgman 2018" in out and "case report, n=1" in out
+    assert max(len(line) for line in out.splitlines()) <= 90
+    assert "Certainty" not in out and "(read: article)" in out
+    assert run(["refs", "label-revia-interactions"]) == 0
+    out = capsys.readouterr().out
+    assert "Safety › Thioridazine" in out
+    assert "sections" not in out and "statements[" not in out and ".refs" not in out

@@ -21,7 +21,18 @@ def _rx(condition: str = "psoriasis", profile: str | None = None) -> Prescriptio
     if profile is not None:
         patient = patient_context(profile.encode(), as_of=AS_OF, name="profile.yaml")
     reg = build_regimen(target_mg=4.5, start_mg=1.5, step_mg=1.5, interval_days=14, days=90)
-    return build_prescription(condition, reg, "capsule", authored_on=AS_OF, patient=patient)
+    # the grid is shown whatever the evidence; evidence that does not support LDN must be
+    # acknowledged before prescribing (and only then)
+    ack = {"evidence": "Discussed the lack of low-dose evidence; patient chose to try LDN"}
+    needs_ack = condition in {"atopic-dermatitis-pruritus"}
+    return build_prescription(
+        condition,
+        reg,
+        "capsule",
+        authored_on=AS_OF,
+        patient=patient,
+        overrides=ack if needs_ack else None,
+    )
 
 
 def test_grid_puts_ldn_first_then_the_psoriasis_options() -> None:

@@ -125,6 +125,7 @@ def build_prescription(body: PrescribeIn) -> Prescription:
         days=body.days,
         time=body.time,
         preset=body.preset,
+        allow_above_low_dose="above-low-dose" in body.overrides,
     )
     patient = None
     if body.bundle is not None:
@@ -147,6 +148,7 @@ def build_prescription(body: PrescribeIn) -> Prescription:
         concentration=concentration if body.form == "liquid" else None,
         patient=patient,
         override_reason=body.override_reason,
+        overrides={str(k): v for k, v in body.overrides.items()},
     )
 
 
@@ -159,6 +161,10 @@ def prescribe(body: PrescribeIn) -> dict[str, Any]:
         "authored_on": rx.authored_on.isoformat(),
         "warnings": list(rx.warnings),
         "override_reason": rx.override_reason,
+        "overrides": {o.option.value: o.reason for o in rx.overrides},
+        "evidence": {"level": rx.evidence.level.value, "text": rx.evidence.text}
+        if rx.evidence
+        else None,
         "schedule": rx.schedule,
         "monitoring": rx.monitoring.to_dict(),
         "medication_request": rx.medication_request,

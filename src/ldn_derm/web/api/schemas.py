@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -123,7 +123,16 @@ class PrescribeIn(Model):
     salt: Literal["hcl", "base"] = "hcl"
     concentration_mg_per_ml: float | None = Field(default=None, gt=0, le=50)
     paper: Literal["a4", "letter"] = "a4"
-    override_reason: str | None = Field(default=None, max_length=500)
+    override_reason: str | None = Field(
+        default=None, max_length=500, description="Shorthand for overrides.contraindication"
+    )
+    overrides: dict[
+        Literal["contraindication", "above-low-dose", "opioid-free-interval", "evidence"],
+        Annotated[str, Field(max_length=500)],
+    ] = Field(
+        default_factory=dict,
+        description="Override option -> the prescriber's reason (a few words, not a placeholder)",
+    )
     bundle: dict[str, Any] | None = Field(
         default=None, description="The patient's FHIR R4 Bundle (checked for contraindications)"
     )
