@@ -8,6 +8,7 @@ screening-only reasons (`reasons.py`) are added after them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -241,17 +242,22 @@ def _encounter_dates(raws: list[bytes]) -> list[date]:
 
 
 def iter_rows(scratch: str, partitions: int) -> Iterator[Row]:
-    """Every row written by stage C, partition by partition (bounded memory)."""
+    """Every row written by stage C, ordered by patient id whatever the partitioning: a merge
+    of the partitions' sorted row files, one row from each at a time (bounded memory)."""
+    import heapq
+
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(scratch)
-    for part in range(partitions):
-        path = f"{root}/rows/p{part:04d}.jsonl"
-        if not fs.exists(path):
-            continue
-        with fs.open(path, "rb") as handle:
-            for line in handle:
-                yield orjson.loads(line)
+    with contextlib.ExitStack() as stack:
+        streams = []
+        for part in range(partitions):
+            path = f"{root}/rows/p{part:04d}.jsonl"
+            if fs.exists(path):
+                handle = stack.enter_context(fs.open(path, "rb"))
+                streams.append((orjson.loads(line) for line in handle))
+        # rows of one patient stay together and in order: heapq.merge is stable per stream
+        yield from heapq.merge(*streams, key=lambda row: str(row["patient"]))
 
 
 def default_workers() -> int:

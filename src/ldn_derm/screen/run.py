@@ -36,6 +36,7 @@ from ldn_derm.screen.reasons import Options, check_references, reason_book
 from ldn_derm.screen.source import list_export
 
 PARTITION_BYTES = 32 * 1024 * 1024  # raw NDJSON per partition: what one stage-C task holds
+MAX_PARTITIONS = 512  # the final merge holds one open file per partition
 GZIP_RATIO = 6  # assumed expansion of .ndjson.gz when sizing partitions
 
 
@@ -191,7 +192,7 @@ def screen_export(
     size = sum(f.size * (GZIP_RATIO if f.compressed else 1) for f in read)
     runner = _Runner(workers or default_workers(), scheduler, progress)
     count = partitions or max(runner.workers * 2, math.ceil(size / PARTITION_BYTES))
-    count = max(1, min(count, 4096))
+    count = max(1, min(count, MAX_PARTITIONS))
     buckets = max(1, count // 4)
     result = ScreenResult(
         export=os.fspath(export),
