@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from screen_exports import bundle_findings, condition, med_request, patient, write_export
 
 from ldn_derm.errors import InputError
-from ldn_derm.screen import screen_export
+from ldn_derm.screen import ScreenResult, screen_export
 from ldn_derm.screen.partition import partition_of, patient_key
 
 AS_OF = date(2024, 8, 1)
@@ -21,7 +22,7 @@ AS_OF = date(2024, 8, 1)
 
 def _screen(
     folder: Path, tmp_path: Path, fmt: str = "json", **kw: object
-) -> tuple[object, list[dict[str, object]]]:
+) -> tuple[ScreenResult, list[dict[str, Any]]]:
     out = tmp_path / f"w.{fmt}"
     result = screen_export(folder, as_of=AS_OF, out=out, fmt=fmt, workers=1, **kw)  # type: ignore[arg-type]
     rows = orjson.loads(out.read_bytes()) if fmt == "json" else []
@@ -44,14 +45,14 @@ def test_malformed_lines_are_counted_with_file_and_line_and_never_fatal(tmp_path
         + b'["a list"]\n'  # line 4
     )
     result, rows = _screen(folder, tmp_path)
-    assert result.malformed == 3  # type: ignore[attr-defined]
-    where = {(p.file, p.line) for p in result.problems}  # type: ignore[attr-defined]
+    assert result.malformed == 3
+    where = {(p.file, p.line) for p in result.problems}
     assert where == {
         ("Condition.000.ndjson", 2),
         ("Condition.000.ndjson", 3),
         ("Condition.000.ndjson", 4),
     }
-    assert result.patients == 2  # type: ignore[attr-defined]
+    assert result.patients == 2
     incomplete = [r for r in rows if r["code"] == "screen-record-incomplete"]
     assert [(r["patient"], r["triggered_by"]) for r in incomplete] == [
         ("b", ["Condition.000.ndjson:3"])
@@ -63,9 +64,9 @@ def test_empty_export_writes_an_empty_worklist(tmp_path: Path) -> None:
     folder = tmp_path / "empty"
     folder.mkdir()
     result, rows = _screen(folder, tmp_path, summary=tmp_path / "s.html")
-    assert result.patients == 0 and rows == []  # type: ignore[attr-defined]
+    assert result.patients == 0 and rows == []
     assert (tmp_path / "s.html").exists()
-    csv_result, _ = _screen(folder, tmp_path, fmt="csv")
+    _screen(folder, tmp_path, fmt="csv")
     assert (tmp_path / "w.csv").read_text().splitlines() == [
         "patient,code,severity,summary,triggered_by,references"
     ]
@@ -83,10 +84,10 @@ def test_resources_whose_patient_is_missing_are_reported_not_screened(tmp_path: 
         ],
     )
     result, rows = _screen(folder, tmp_path)
-    assert result.patients == 1  # type: ignore[attr-defined]
-    assert result.orphan_patients == 1 and result.orphan_resources == 2  # type: ignore[attr-defined]
-    assert result.orphan_examples == ["ghost"]  # type: ignore[attr-defined]
-    assert result.unlinked == 1  # type: ignore[attr-defined]
+    assert result.patients == 1
+    assert result.orphan_patients == 1 and result.orphan_resources == 2
+    assert result.orphan_examples == ["ghost"]
+    assert result.unlinked == 1
     assert {r["patient"] for r in rows} <= {"a"}
 
 
@@ -96,7 +97,7 @@ def test_a_record_the_core_refuses_is_listed_fail_closed(tmp_path: Path) -> None
     refused = [r for r in rows if r["code"] == "screen-record-unreadable"]
     assert [r["patient"] for r in refused] == ["a"]
     assert "gender" in refused[0]["summary"] and refused[0]["severity"] == "caution"
-    assert result.unreadable == 1  # type: ignore[attr-defined]
+    assert result.unreadable == 1
 
 
 def test_gzip_and_plain_give_the_same_worklist(tmp_path: Path) -> None:

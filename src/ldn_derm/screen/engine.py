@@ -255,7 +255,7 @@ def iter_rows(scratch: str, partitions: int) -> Iterator[Row]:
             path = f"{root}/rows/p{part:04d}.jsonl"
             if fs.exists(path):
                 handle = stack.enter_context(fs.open(path, "rb"))
-                streams.append((orjson.loads(line) for line in handle))
+                streams.append(orjson.loads(line) for line in handle)
         # rows of one patient stay together and in order: heapq.merge is stable per stream
         yield from heapq.merge(*streams, key=lambda row: str(row["patient"]))
 
