@@ -136,3 +136,26 @@ def bundle_findings(folder: Path, as_of: date) -> dict[str, list[Finding]]:
         profile = load_patient(orjson.dumps(bundle), as_of=as_of, name=f"{pid}.json")
         result[pid] = assess(profile).findings
     return result
+
+
+def _typed_refs(value: Any, types: dict[str, str]) -> Any:
+    """`urn:uuid:X` references rewritten to `Type/X`, as a Bulk Data server writes them."""
+    if isinstance(value, dict):
+        out = {k: _typed_refs(v, types) for k, v in value.items()}
+        ref = out.get("reference")
+        if isinstance(ref, str) and ref.startswith("urn:uuid:") and ref[9:] in types:
+            out["reference"] = f"{types[ref[9:]]}/{ref[9:]}"
+        return out
+    if isinstance(value, list):
+        return [_typed_refs(v, types) for v in value]
+    return value
+
+
+def export_from_bundles(bundles: list[Path], folder: Path) -> Path:
+    """The resources of several patient Bundles written as one Bulk Data export."""
+    resources: list[Resource] = []
+    for path in bundles:
+        entries = [e["resource"] for e in orjson.loads(path.read_bytes()).get("entry", [])]
+        types = {str(r.get("id")): str(r["resourceType"]) for r in entries}
+        resources += [_typed_refs(r, types) for r in entries]
+    return write_export(folder, resources)

@@ -59,3 +59,55 @@ def test_partition_count_does_not_change_the_worklist(tmp_path: Path) -> None:
         screen_export(BULK, as_of=AS_OF, out=out, fmt="json", workers=1, partitions=count)
         outputs.append(sorted(orjson.loads(out.read_bytes()), key=orjson.dumps))
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_synthea_bundles_as_an_export_agree_with_ldn_assess_of_each_bundle(
+    synthea_bundles: list[Path], tmp_path: Path
+) -> None:
+    """Every shared Synthea bundle (Observations included), as NDJSON: the screen gives exactly
+    the findings of `load_patient` + `assess` on the original Bundle file."""
+    from screen_exports import export_from_bundles
+
+    from ldn_derm.assess import assess
+    from ldn_derm.errors import PatientDataError
+    from ldn_derm.patient import load_patient
+
+    as_of = date(2026, 11, 26)
+    synthea_bundles = [p for p in synthea_bundles if "Information" not in p.name]  # no patient
+    folder = export_from_bundles(synthea_bundles, tmp_path / "export")
+    out = tmp_path / "w.json"
+    result = screen_export(folder, as_of=as_of, out=out, fmt="json", workers=2)
+    assert result.malformed == 0 and result.not_used > 0  # vital signs were left out
+    screened: dict[str, list[tuple[object, ...]]] = {}
+    for row in orjson.loads(out.read_bytes()):
+        if not row["code"].startswith("screen-") or row["code"] == "screen-record-unreadable":
+            screened.setdefault(row["patient"], []).append(
+                (row["code"], row["severity"], row["summary"], row["triggered_by"],
+                 row["references"])
+            )  # fmt: skip
+    expected: dict[str, list[tuple[object, ...]]] = {}
+    for path in synthea_bundles:
+        bundle = orjson.loads(path.read_bytes())
+        pid = next(
+            e["resource"]["id"]
+            for e in bundle["entry"]
+            if e["resource"]["resourceType"] == "Patient"
+        )
+        try:
+            findings = assess(load_patient(path.read_bytes(), as_of=as_of, name=path.name)).findings
+        except PatientDataError:
+            expected[pid] = [("screen-record-unreadable",)]
+            continue
+        if findings:
+            expected[pid] = [
+                (f.code, f.severity.value, f.summary, f.triggered_by, f.references)
+                for f in findings
+            ]
+    unreadable = {p for p, rows in screened.items() if rows[0][0] == "screen-record-unreadable"}
+    assert unreadable == {
+        p for p, rows in expected.items() if rows[0][0] == "screen-record-unreadable"
+    }
+    assert {p: r for p, r in screened.items() if p not in unreadable} == {
+        p: r for p, r in expected.items() if p not in unreadable
+    }
+    assert result.patients == len(synthea_bundles)

@@ -10,6 +10,12 @@ Stage B (`join_medications`, one task per medication bucket): Medication resourc
 patient; they are hashed by id into buckets together with the (Medication id, partition) pairs
 that stage A saw in medicationReference, and each one is copied into the partitions that need it.
 
+Observations: most lines of a real export are vital signs and panels that no rule reads. The core
+uses an Observation only when one of its codes is a lab code of the knowledge base
+(terminology.yaml `labs`, matched by code alone), so a line that contains none of those code
+strings, and no JSON escape that could hide one, cannot matter to any finding: stage A counts
+it and leaves it out. Every other Observation goes to the core as usual.
+
 Memory: a task holds one line at a time (A), one bucket of Medications (B), or one partition (C).
 Scratch files live under a private folder (owner-only) and are removed by the caller.
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -94,7 +101,7 @@ class SplitStats:
     bytes: int = 0
     malformed: int = 0
     unlinked: int = 0  # resources with no patient reference (other than Medication)
-    not_used: int = 0  # lines of a resource type no rule reads, inside a read file
+    not_used: int = 0  # lines no rule reads (other types inside a read file, non-lab Observations)
     problems: list[Problem] = field(default_factory=list)
 
     def problem(self, file: str, line: int, message: str) -> None:
@@ -136,11 +143,27 @@ class _Shards:
         self.handles.clear()
 
 
+def lab_code_pattern(codes: Iterable[str]) -> bytes:
+    """A regular expression (bytes) that finds any of the knowledge base's lab codes."""
+    unique = sorted({c.strip() for c in codes if c.strip()}, key=lambda c: (-len(c), c))
+    return b"|".join(re.escape(c.encode()) for c in unique) or b"(?!)"
+
+
 def split_file(
-    file: ExportFile, task: int, scratch: str, partitions: int, buckets: int
+    file: ExportFile,
+    task: int,
+    scratch: str,
+    partitions: int,
+    buckets: int,
+    lab_codes: bytes = b"",
 ) -> SplitStats:
-    """Stage A for one export file. Returns what it saw; never raises for a bad line."""
+    """Stage A for one export file. Returns what it saw; never raises for a bad line.
+
+    `lab_codes` (from `lab_code_pattern`): when given, Observation lines without any of them
+    are counted in `not_used` and left out (see the module docstring).
+    """
     stats = SplitStats()
+    labs = re.compile(lab_codes) if lab_codes and file.resource_type == "Observation" else None
     shards = _Shards(scratch, task)
     expected = file.resource_type
     quick = expected not in ("Patient", "Medication")
@@ -153,6 +176,9 @@ def split_file(
             kind = b"E" if expected == "Encounter" else b"R"
             med_refs: list[str] = []
             routed = False
+            if labs is not None and b"\\u" not in line and labs.search(line) is None:
+                stats.not_used += 1
+                continue
             if quick and b'"contained"' not in line:
                 found = _SUBJECT.findall(line)
                 if len(found) == 1:

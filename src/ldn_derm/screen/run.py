@@ -30,6 +30,7 @@ from ldn_derm.screen.partition import (
     Problem,
     SplitStats,
     join_medications,
+    lab_code_pattern,
     split_file,
 )
 from ldn_derm.screen.reasons import Options, check_references, reason_book
@@ -58,6 +59,7 @@ class ScreenResult:
     bytes: int = 0
     malformed: int = 0
     unlinked: int = 0
+    not_used: int = 0  # lines read but of no use to any rule (e.g. vital-sign Observations)
     orphan_resources: int = 0
     orphan_patients: int = 0
     orphan_examples: list[str] = field(default_factory=list)
@@ -211,8 +213,9 @@ def screen_export(
         root = f"{root.rstrip('/')}/ldn-screen-{os.getpid()}-{int(time.time())}"
     try:
         tick = time.perf_counter()
+        labs = lab_code_pattern(c.code for lab in kb.terminology.labs for c in lab.loinc)
         split: list[SplitStats] = runner.map(
-            "split", split_file, [(f, i, root, count, buckets) for i, f in enumerate(read)]
+            "split", split_file, [(f, i, root, count, buckets, labs) for i, f in enumerate(read)]
         )
         totals = SplitStats()
         for item in split:
@@ -236,6 +239,7 @@ def screen_export(
         result.stage_seconds["assess"] = time.perf_counter() - tick
 
         result.lines, result.bytes, result.unlinked = totals.lines, totals.bytes, totals.unlinked
+        result.not_used = totals.not_used
         result.malformed = totals.malformed + merged.malformed
         result.problems = sorted(totals.problems + merged.problems, key=lambda p: (p.file, p.line))[
             :200
