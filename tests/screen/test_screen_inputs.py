@@ -80,7 +80,7 @@ def test_resources_whose_patient_is_missing_are_reported_not_screened(tmp_path: 
             condition("c1", "a", "Psoriasis"),
             condition("c2", "ghost", "Psoriasis"),
             med_request("r1", "ghost", "oxycodone 5 MG Oral Tablet"),
-            {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "x"}},
+            {"resourceType": "AllergyIntolerance", "id": "o1", "code": {"text": "penicillin"}},
         ],
     )
     result, rows = _screen(folder, tmp_path)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ldn_derm.errors import LdnError
-from ldn_derm.screen.partition import MAX_PROBLEMS, Problem, top_level_patient
+from ldn_derm.screen.partition import MAX_PROBLEMS, Problem, open_scratch, top_level_patient
 from ldn_derm.screen.reasons import Options, naltrexone_products, problem_finding
 
 Row = dict[str, Any]
@@ -74,7 +74,7 @@ def _read_partition(scratch: str, part: int) -> tuple[Records, dict[str, tuple[O
     if not fs.exists(folder):
         return patients, medications
     for path in sorted(fs.glob(f"{folder}/*.tsv")):
-        with fs.open(path, "rb") as handle:
+        with open_scratch(fs, path, "rb") as handle:
             for row in handle:
                 kind, key, origin, raw = row.rstrip(b"\n").split(b"\t", 3)
                 if kind == b"M":
@@ -254,7 +254,7 @@ def iter_rows(scratch: str, partitions: int) -> Iterator[Row]:
         for part in range(partitions):
             path = f"{root}/rows/p{part:04d}.jsonl"
             if fs.exists(path):
-                handle = stack.enter_context(fs.open(path, "rb"))
+                handle = stack.enter_context(open_scratch(fs, path, "rb"))
                 streams.append(orjson.loads(line) for line in handle)
         # rows of one patient stay together and in order: heapq.merge is stable per stream
         yield from heapq.merge(*streams, key=lambda row: str(row["patient"]))

@@ -8,10 +8,11 @@ are not patient data and are left out. Nothing here knows any clinical rule.
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from ldn_derm.errors import InputError
 
@@ -72,12 +73,24 @@ def list_export(url: str) -> list[ExportFile]:
 
 
 def read_lines(file: ExportFile) -> Iterator[tuple[int, bytes]]:
-    """(line number from 1, line without its end) for every non-blank line of the file."""
-    import fsspec
+    """(line number from 1, line without its end) for every non-blank line of the file.
 
-    compression = "gzip" if file.compressed else None
-    with fsspec.open(file.url, "rb", compression=compression) as handle:
+    Local files are read with the standard library (several times faster per line than through
+    fsspec's wrapper); any other URL through fsspec.
+    """
+    with _open(file) as handle:
         for number, line in enumerate(handle, 1):
             stripped = line.strip()
             if stripped:
                 yield number, stripped
+
+
+def _open(file: ExportFile) -> IO[bytes]:
+    if "://" not in file.url:
+        if file.compressed:
+            return gzip.open(file.url, "rb")  # type: ignore[return-value]
+        return open(file.url, "rb", buffering=1024 * 1024)
+    import fsspec
+
+    compression = "gzip" if file.compressed else None
+    return fsspec.open(file.url, "rb", compression=compression).open()  # type: ignore[no-any-return]
