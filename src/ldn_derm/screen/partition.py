@@ -12,9 +12,9 @@ that stage A saw in medicationReference, and each one is copied into the partiti
 
 Observations: most lines of a real export are vital signs and panels that no rule reads. The core
 uses an Observation only when one of its codes is a lab code of the knowledge base
-(terminology.yaml `labs`, matched by code alone), so a line that contains none of those code
-strings, and no JSON escape that could hide one, cannot matter to any finding: stage A counts
-it and leaves it out. Every other Observation goes to the core as usual.
+(terminology.yaml `labs`, matched by code alone, stripped), so an ASCII line without escapes
+that holds none of those codes as a JSON string value cannot matter to any finding: stage A
+counts it and leaves it out. Every other Observation goes to the core as usual.
 
 Memory: a task holds one line at a time (A), one bucket of Medications (B), or one partition (C).
 Scratch files live under a private folder (owner-only) and are removed by the caller.
@@ -186,10 +186,25 @@ class _Shards:
         self.handles.clear()
 
 
-def lab_code_pattern(codes: Iterable[str]) -> bytes:
-    """A regular expression (bytes) that finds any of the knowledge base's lab codes."""
-    unique = sorted({c.strip() for c in codes if c.strip()}, key=lambda c: (-len(c), c))
-    return b"|".join(re.escape(c.encode()) for c in unique) or b"(?!)"
+def lab_code_pattern(codes: Iterable[str]) -> frozenset[bytes]:
+    """The knowledge base's lab codes, as bytes, for the Observation filter of `split_file`;
+    empty (no filtering) if a code has a character the filter does not look for."""
+    found = frozenset(c.strip().encode() for c in codes if c.strip())
+    if not all(_CODE_CHARS.fullmatch(code) for code in found):
+        return frozenset()
+    return found
+
+
+# A JSON string value that could be a lab code once stripped ("1742-6", " 1742-6 "): the core
+# matches labs by code alone (`Matcher.lab_for`), with the value stripped.
+_CODE_CHARS = re.compile(rb"[0-9A-Za-z][0-9A-Za-z.\-]{0,30}")
+_QUOTED_CODE = re.compile(rb'"\s*(' + _CODE_CHARS.pattern + rb')\s*"')
+
+
+def _may_be_lab(line: bytes, labs: frozenset[bytes]) -> bool:
+    if b"\\" in line or not line.isascii():  # an escape or odd space could hide a code
+        return True
+    return any(m[1] in labs for m in _QUOTED_CODE.finditer(line))
 
 
 def split_file(
@@ -198,7 +213,7 @@ def split_file(
     scratch: str,
     partitions: int,
     buckets: int,
-    lab_codes: bytes = b"",
+    lab_codes: frozenset[bytes] = frozenset(),
 ) -> SplitStats:
     """Stage A for one export file. Returns what it saw; never raises for a bad line.
 
@@ -206,7 +221,7 @@ def split_file(
     are counted in `not_used` and left out (see the module docstring).
     """
     stats = SplitStats()
-    labs = re.compile(lab_codes) if lab_codes and file.resource_type == "Observation" else None
+    labs = lab_codes if lab_codes and file.resource_type == "Observation" else None
     shards = _Shards(scratch, task)
     expected = file.resource_type
     quick = expected not in ("Patient", "Medication")
@@ -219,7 +234,7 @@ def split_file(
             kind = b"E" if expected == "Encounter" else b"R"
             med_refs: list[str] = []
             routed = False
-            if labs is not None and b"\\u" not in line and labs.search(line) is None:
+            if labs is not None and not _may_be_lab(line, labs):
                 stats.not_used += 1
                 continue
             if quick and b'"contained"' not in line:
