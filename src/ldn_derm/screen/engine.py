@@ -241,23 +241,41 @@ def _encounter_dates(raws: list[bytes]) -> list[date]:
     return dates
 
 
-def iter_rows(scratch: str, partitions: int) -> Iterator[Row]:
-    """Every row written by stage C, ordered by patient id whatever the partitioning: a merge
-    of the partitions' sorted row files, one row from each at a time (bounded memory)."""
+MERGE_FAN_IN = 256  # row files merged at once (open files)
+
+
+def _sorted_rows(fs: Any, paths: list[str]) -> Iterator[Row]:
     import heapq
 
+    with contextlib.ExitStack() as stack:
+        streams = [
+            (orjson.loads(line) for line in stack.enter_context(open_scratch(fs, path, "rb")))
+            for path in paths
+        ]
+        # heapq.merge is stable: the rows of one patient stay together and in order
+        yield from heapq.merge(*streams, key=lambda row: str(row["patient"]))
+
+
+def iter_rows(scratch: str, partitions: int) -> Iterator[Row]:
+    """Every row written by stage C, ordered by patient id whatever the partitioning: a merge
+    of the partitions' sorted row files, in levels of MERGE_FAN_IN files (bounded memory and
+    open files)."""
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(scratch)
-    with contextlib.ExitStack() as stack:
-        streams = []
-        for part in range(partitions):
-            path = f"{root}/rows/p{part:04d}.jsonl"
-            if fs.exists(path):
-                handle = stack.enter_context(open_scratch(fs, path, "rb"))
-                streams.append(orjson.loads(line) for line in handle)
-        # rows of one patient stay together and in order: heapq.merge is stable per stream
-        yield from heapq.merge(*streams, key=lambda row: str(row["patient"]))
+    paths = [f"{root}/rows/p{part:04d}.jsonl" for part in range(partitions)]
+    paths = [p for p in paths if fs.exists(p)]
+    level = 0
+    while len(paths) > MERGE_FAN_IN:
+        merged = []
+        for start in range(0, len(paths), MERGE_FAN_IN):
+            target = f"{root}/rows/m{level}-{start // MERGE_FAN_IN:05d}.jsonl"
+            with open_scratch(fs, target, "wb") as out:
+                for row in _sorted_rows(fs, paths[start : start + MERGE_FAN_IN]):
+                    out.write(orjson.dumps(row) + b"\n")
+            merged.append(target)
+        paths, level = merged, level + 1
+    yield from _sorted_rows(fs, paths)
 
 
 def default_workers() -> int:

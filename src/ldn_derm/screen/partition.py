@@ -156,6 +156,7 @@ class _Shards:
         self.handles: dict[str, IO[bytes]] = {}
         self.buffers: dict[str, list[bytes]] = {}
         self.buffered = 0
+        self.created: set[str] = set()
 
     def write(self, folder: str, data: bytes) -> None:
         buffer = self.buffers.get(folder)
@@ -167,15 +168,29 @@ class _Shards:
             self.flush()
 
     def flush(self) -> None:
+        """Write every buffer out. Local files are opened for append and closed again, so a
+        task never holds one open file per partition; other filesystems keep a handle."""
+        local = (
+            self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        ) in (
+            "file",
+            "local",
+        )
         for folder, buffer in self.buffers.items():
             if not buffer:
                 continue
-            handle = self.handles.get(folder)
-            if handle is None:
+            path = f"{self.root}/{folder}/a{self.task:05d}.tsv"
+            if folder not in self.created:
                 self.fs.makedirs(f"{self.root}/{folder}", exist_ok=True)
-                handle = open_scratch(self.fs, f"{self.root}/{folder}/a{self.task:05d}.tsv", "wb")
-                self.handles[folder] = handle
-            handle.write(b"".join(buffer))
+                self.created.add(folder)
+            if local:
+                with open(path, "ab") as appended:
+                    appended.write(b"".join(buffer))
+            else:
+                handle = self.handles.get(folder)
+                if handle is None:
+                    handle = self.handles[folder] = self.fs.open(path, "wb")
+                handle.write(b"".join(buffer))
             buffer.clear()
         self.buffered = 0
 

@@ -37,7 +37,7 @@ from ldn_derm.screen.reasons import Options, check_references, reason_book
 from ldn_derm.screen.source import list_export
 
 PARTITION_BYTES = 32 * 1024 * 1024  # raw NDJSON per partition: what one stage-C task holds
-MAX_PARTITIONS = 512  # the final merge holds one open file per partition
+MAX_PARTITIONS = 4096  # beyond 4096 x 32 MB (128 GB), partitions grow instead
 GZIP_RATIO = 6  # assumed expansion of .ndjson.gz when sizing partitions
 
 
