@@ -51,6 +51,11 @@ def _population() -> list[dict[str, Any]]:
         patient("nal-seen"),
         med_request("r8", "nal-seen", NALTREXONE),
         encounter("e5", "nal-seen", "2024-07-15"),
+        # naltrexone + a drug its label names as interacting
+        patient("nal-thio"),
+        med_request("r10", "nal-thio", NALTREXONE),
+        med_request("r11", "nal-thio", "thioridazine hydrochloride 25 MG Oral Tablet"),
+        encounter("e6", "nal-thio", "2024-07-20"),
         # deceased with an order still active
         patient("dead", deceasedDateTime="2023-02-01"),
         med_request("r9", "dead", "lisinopril 10 MG Oral Tablet", authored="2022-12-01"),
@@ -86,6 +91,7 @@ SWEEP = [
     ("nal-two", "screen-naltrexone-multiple", "caution"),
     ("nal-lost", "screen-no-follow-up", "caution"),
     ("dead", "screen-deceased-orders-active", "caution"),
+    ("nal-thio", "screen-naltrexone-interaction", "caution"),
     ("cohort", "screen-cohort-evidence-systemic-risk", "info"),
 ]
 
@@ -108,6 +114,7 @@ def test_each_sweep_reason_is_raised(
         ("nal-opioid", "screen-naltrexone-multiple"),
         ("cohort", "screen-naltrexone-with-opioid"),
         ("nal-lost", "screen-deceased-orders-active"),
+        ("nal-opioid", "screen-naltrexone-interaction"),
     ],
 )
 def test_reason_not_raised_without_its_facts(
@@ -125,6 +132,16 @@ def test_opioid_reason_rests_on_the_core_finding(
     assert "MedicationRequest/r2" in sweep["triggered_by"]
     assert "MedicationRequest/r1" in sweep["triggered_by"]
     assert "opioid-recent" in rows["nal-recent"]
+
+
+def test_core_naltrexone_findings_pass_through(
+    rows: dict[str, dict[str, dict[str, Any]]],
+) -> None:
+    assert "naltrexone-interaction" in rows["nal-thio"]
+    assert (
+        "MedicationRequest/r11" in rows["nal-thio"]["screen-naltrexone-interaction"]["triggered_by"]
+    )
+    assert "naltrexone-duplicate" in rows["nal-two"]
 
 
 def test_cohort_reason_cites_the_evidence_and_the_flag(
