@@ -9,7 +9,8 @@ does not depend on what else the machine runs), and the peak resident memory of 
 largest process). Each screen run is a fresh interpreter so that peak memory is its own.
 
 Run: ``python benchmarks/bench_screen.py`` (10k patients, ~1.5 GB, a few minutes on 2 cores);
-``--large`` adds the 100k-patient export (~15 GB written, tens of minutes: optional).
+``--large`` adds the 100k-patient export (~15 GB written, tens of minutes: optional;
+``--large-patients N`` for another size).
 Exports are written under benchmarks/.data/ (git-ignored) and reused.
 """
 
@@ -90,14 +91,15 @@ def _one(folder: Path, workers: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=10_000)
-    parser.add_argument("--large", action="store_true", help="also 100k patients (slow)")
+    parser.add_argument("--large", action="store_true", help="also a large export (slow)")
+    parser.add_argument("--large-patients", type=int, default=100_000)
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         _one(args.one, args.workers)
         return
-    sizes = [args.patients] + ([100_000] if args.large else [])
+    sizes = [args.patients] + ([args.large_patients] if args.large else [])
     print(f"{'export':>8} {'path':<18} {'wall s':>8} {'patients/s':>11} {'MB/s':>7} "
           f"{'MB/cpu-s':>9} {'peak MB':>8}")  # fmt: skip
     for patients in sizes:
@@ -107,7 +109,7 @@ def main() -> None:
         print(f"{patients:>8} {'floor (orjson)':<18} {base['wall']:>8.1f} "
               f"{patients / base['wall']:>11.0f} {mb / base['wall']:>7.1f} "
               f"{mb / base['cpu']:>9.1f} {'-':>8}")  # fmt: skip
-        runs = [1, 2] if patients == args.patients else [2]
+        runs = [1, 2] if patients == args.patients else [2]  # large: peak memory at 2 workers
         for workers in runs:
             run = one_screen(folder, workers)
             label = f"screen, {workers} worker" + ("s" if workers > 1 else "")

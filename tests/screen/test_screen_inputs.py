@@ -203,3 +203,18 @@ def test_line_layout_does_not_change_the_result(tmp_path: Path, seed: object, sp
     oracle = bundle_findings(folder, AS_OF)
     expected = [(pid, f.code, f.summary) for pid in sorted(oracle) for f in oracle[pid]]
     assert [(r["patient"], r["code"], r["summary"]) for r in rows] == expected
+
+
+def test_own_scratch_folder_is_private_and_removed(tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "x", [patient("a")])
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    seen: list[int] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        for child in scratch.iterdir():
+            seen.append(stat.S_IMODE(child.stat().st_mode))
+
+    screen_export(folder, as_of=AS_OF, workers=1, scratch=str(scratch), progress=progress)
+    assert seen and set(seen) == {0o700}
+    assert list(scratch.iterdir()) == []

@@ -211,6 +211,11 @@ def screen_export(
     root = tempfile.mkdtemp(prefix="ldn-screen-") if scratch is None else scratch
     if not own_scratch:
         root = f"{root.rstrip('/')}/ldn-screen-{os.getpid()}-{int(time.time())}"
+        if "://" not in root:  # a local folder: owner-only, like the default one
+            try:
+                os.makedirs(root, mode=0o700)
+            except OSError as exc:
+                raise InputError(f"--scratch {scratch}: cannot be used ({exc})") from None
     try:
         tick = time.perf_counter()
         labs = lab_code_pattern(c.code for lab in kb.terminology.labs for c in lab.loinc)
