@@ -56,9 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from ldn_derm.web.cds.store import MemoryReplayCache, ReplayCache, create_tables
     from ldn_derm.web.cds.trust import ClientVerifier
     from ldn_derm.web.db import make_engine
+    from ldn_derm.web.smart.store import create_tables as create_smart_tables
 
     engine = make_engine(settings)
     _create_tables(engine, create_tables)
+    _create_tables(engine, create_smart_tables)
     app.state.engine = engine
     replay = MemoryReplayCache() if settings.jti_cache == "memory" else ReplayCache(engine)
     app.state.cds_verifier = ClientVerifier(settings, replay) if settings.verify_jwt else None
@@ -113,12 +115,14 @@ def _install_routes(app: FastAPI) -> None:
     from ldn_derm.web.api import router as api_router
     from ldn_derm.web.cds.routes import router as cds_router
     from ldn_derm.web.pages import router as pages_router
+    from ldn_derm.web.smart import router as smart_router
 
     # Routes are matched in order: the CDS services come first because an EHR calls them on
     # every order signature (matching through the API's many routes first cost tens of µs).
     app.include_router(cds_router)
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(pages_router)
+    app.include_router(smart_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/docs", include_in_schema=False)
