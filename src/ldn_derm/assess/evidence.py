@@ -70,6 +70,14 @@ def evidence_findings(
                     f" {kb.drug.standard_dose.label()} is the standard dose for alcohol and "
                     "opioid use disorder, not LDN."
                 )
+        negative = [kb.evidence[i] for i in ind.evidence.negative_controlled_low]
+        if negative:  # finding indication-evidence-negative-controlled says the same
+            summary += "; a controlled trial at a low dose was negative"
+            detail += (
+                " Controlled evidence at a low dose is negative: "
+                + "; ".join(f"{e.study} ({e.design.value}, n={e.n})" for e in negative)
+                + "."
+            )
         detail = (
             f"**{ind.name}** is on the problem list ({'; '.join(ind.matched_from)}). {detail} "
             f"Low dose means {kb.drug.canonical_low_dose.label()} (off label)."
@@ -103,7 +111,8 @@ def doses_text(entries: list[EvidenceEntry]) -> str:
 
 
 def evidence_line(entries: list[EvidenceEntry]) -> str:
-    """'2 improved, 1 mixed, no benefit or worse (2 case reports, 1 case series); doses ...'."""
+    """'2 improved, 1 mixed, no benefit, no difference or worse (2 case reports, 1 case
+    series); doses ...'."""
     improved = sum(e.outcome is Outcome.IMPROVED for e in entries)
     designs = Counter(e.design.value for e in entries)
     kinds = ", ".join(
@@ -111,6 +120,6 @@ def evidence_line(entries: list[EvidenceEntry]) -> str:
         for d, n in sorted(designs.items())
     )
     return (
-        f"{improved} improved, {len(entries) - improved} mixed, no benefit or worse "
+        f"{improved} improved, {len(entries) - improved} mixed, no benefit, no difference or worse "
         f"({kinds}); doses {doses_text(entries)}"
     )

@@ -334,16 +334,29 @@ class Design(StrEnum):
     SYSTEMATIC_REVIEW = "systematic-review"
     NARRATIVE_REVIEW = "narrative-review"
 
+    @property
+    def is_controlled(self) -> bool:
+        """A study with a control arm or phase (placebo or active comparator)."""
+        return self in {Design.RCT, Design.CROSSOVER_RCT, Design.CONTROLLED_TRIAL}
+
 
 class Outcome(StrEnum):
     IMPROVED = "improved"
     MIXED = "mixed"
     NO_BENEFIT = "no-benefit"
+    # no significant difference from an ACTIVE comparator (e.g. an antihistamine): not evidence
+    # of no benefit against placebo, and not evidence of benefit either
+    NO_DIFFERENCE = "no-difference-vs-comparator"
     WORSE = "worse"
 
     @property
     def is_positive(self) -> bool:
         return self is Outcome.IMPROVED
+
+    @property
+    def is_negative(self) -> bool:
+        """No benefit, no difference from a comparator, or worse ('mixed' is neither)."""
+        return self in {Outcome.NO_BENEFIT, Outcome.NO_DIFFERENCE, Outcome.WORSE}
 
 
 class EvidenceEntry(Strict):
@@ -360,6 +373,9 @@ class EvidenceEntry(Strict):
     measures: list[str] = Field(default_factory=list)  # PASI, BSA, LPPAI, VAS, NRS...
     time_to_response: str | None = None
     adverse_events: str | None = None
+    # what naltrexone was given WITH (an add-on or combination study), so that the result is
+    # never read as naltrexone alone; None when the source reports monotherapy or does not say
+    add_on_to: str | None = None
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
     conflicts: str | None = None  # where another source disagrees, and which
@@ -461,6 +477,16 @@ class Concern(StrEnum):
     DIABETES = "diabetes"
     OBESITY = "obesity"
     INFLAMMATORY_BOWEL_DISEASE = "inflammatory-bowel-disease"
+    # computed from sex, age and the absence of recorded menopause or sterility
+    CHILDBEARING_POTENTIAL = "childbearing-potential"
+    ABNORMAL_LIVER_TESTS = "abnormal-liver-tests"  # lab results only, not a diagnosis
+    SEVERE_LIVER_IMPAIRMENT = "severe-liver-impairment"
+    SEVERE_KIDNEY_IMPAIRMENT = "severe-kidney-impairment"
+    IMMUNODEFICIENCY = "immunodeficiency"
+    BLOOD_DYSCRASIA = "blood-dyscrasia"
+    # current (or unknown-status) medicines, matched by `medicine_concerns` in comparators.yaml
+    METHOTREXATE_USE = "methotrexate-use"
+    TETRACYCLINE_USE = "tetracycline-use"
 
 
 class ComparatorFlag(Strict):
@@ -472,6 +498,22 @@ class ComparatorFlag(Strict):
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
     caveat: str | None = None  # conflicting or missing evidence, said plainly
+    # Not shown when one of these concerns is also present: a stronger flag of the same
+    # comparator says it (e.g. 'impaired kidney function' under 'severely impaired').
+    superseded_by: list[Concern] = Field(default_factory=list)
+
+
+class OptionFact(Strict):
+    """One cited line of an option's baseline (evidence, key risk, screening, monitoring).
+
+    `text` is for the clinician; `plain` says the same for the patient's option grid.
+    """
+
+    text: str = Field(min_length=3)
+    plain: str | None = None
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+    caveat: str | None = None
 
 
 class Comparator(Strict):
@@ -479,11 +521,56 @@ class Comparator(Strict):
     name: str
     drug_class: str
     kind: Literal["nonbiologic", "biologic"]
+    # condition ids (conditions.yaml) this is a traditional systemic option for: the patient's
+    # option grid shows it for these conditions only
+    conditions: list[Slug] = Field(default_factory=list)
+    plain_name: str | None = None  # what the patient's option grid calls it
     dosing: Statement | None = None
     boxed_warnings: list[Statement] = Field(default_factory=list)
+    # the baseline every patient is shown, whether or not the record raises a flag
+    evidence: OptionFact | None = None  # how good the evidence / recommendation is
+    baseline_risks: list[OptionFact] = Field(default_factory=list)
+    screening: list[OptionFact] = Field(default_factory=list)  # before starting
+    monitoring: list[OptionFact] = Field(default_factory=list)  # during treatment
     flags: list[ComparatorFlag] = Field(default_factory=list)
-    monitoring: list[Statement] = Field(default_factory=list)
     note: str | None = None
+
+
+class MedicineConcern(Strict):
+    """A comparator concern raised by a current medicine: by ingredient id or by name."""
+
+    concern: Concern
+    label: str  # e.g. "a tetracycline antibiotic"
+    ingredients: list[Slug] = Field(default_factory=list)  # terminology ingredient ids
+    # whole-word names matched in the medicine's text, for ingredients terminology lacks
+    names: list[str] = Field(default_factory=list)
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> MedicineConcern:
+        if not self.ingredients and not self.names:
+            raise ValueError("give 'ingredients' or 'names' to match")
+        return self
+
+
+class LdnFact(Strict):
+    """A line of the LDN row, cited through the safety items it summarises."""
+
+    text: str = Field(min_length=3)
+    plain: str
+    safety: list[Slug] = Field(min_length=1)  # safety.yaml ids whose references it carries
+
+
+class LdnOption(Strict):
+    """The LDN row of the comparison table (its evidence is counted from the evidence files)."""
+
+    name: str
+    plain_name: str
+    drug_class: str
+    baseline_risks: list[LdnFact] = Field(min_length=1)
+    screening: list[LdnFact] = Field(default_factory=list)
+    monitoring: list[LdnFact] = Field(min_length=1)
 
 
 # ---------------------------------------------------------------- the whole base
@@ -613,6 +700,61 @@ class StabilityFinding(Strict):
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
     caveat: str | None = None
+    storage_id: Literal["refrigerated", "room-temperature"] | None = None  # liquids
+    vehicle: str | None = None  # liquids: the vehicle of the tested preparation
+    vehicle_refs: list[RefId] = Field(default_factory=list)
+    vehicle_certainty: Certainty | None = None
+    container: str | None = None  # e.g. "amber plastic bottle"
+
+    @model_validator(mode="after")
+    def _vehicle_cited(self) -> StabilityFinding:
+        if self.vehicle and not (self.vehicle_refs and self.vehicle_certainty):
+            raise ValueError("a vehicle needs vehicle_refs and vehicle_certainty")
+        if self.form == "liquid" and self.storage_id is None:
+            raise ValueError("a liquid stability finding needs storage_id")
+        return self
+
+
+class Convention(Strict):
+    """A number the program uses: cited (refs + certainty) or a stated program convention."""
+
+    value: float
+    basis: str = Field(min_length=3)
+    refs: list[RefId] = Field(default_factory=list)
+    certainty: Certainty | None = None
+
+    @model_validator(mode="after")
+    def _cited_or_convention(self) -> Convention:
+        if bool(self.refs) != (self.certainty is not None):
+            raise ValueError("a cited value needs refs and certainty; a convention neither")
+        return self
+
+
+class DoseRules(Strict):
+    """Limits the prescribing checks use beyond the drug's dose ranges."""
+
+    titration_floor_mg: Convention  # lowest dose accepted as a titration step below the range
+    concentration_low_mg_per_ml: Convention
+    concentration_high_mg_per_ml: Convention
+    max_dose_volume_ml: Convention  # largest single liquid dose
+    fill_days_without_bud: dict[Literal["capsule", "liquid"], Convention]
+
+
+class OverrideOptionText(Strict):
+    id: Literal["contraindication", "above-low-dose", "opioid-free-interval", "evidence"]
+    title: str
+    what: str
+
+
+class OverrideRules(Strict):
+    """What makes an override reason meaningful (a program convention) and what each option
+    overrides."""
+
+    min_words: int = Field(ge=1)
+    min_letters: int = Field(ge=1)
+    placeholders: list[str] = Field(default_factory=list)
+    basis: str
+    options: list[OverrideOptionText] = Field(min_length=1)
 
 
 class CompoundingFacts(Strict):
@@ -628,3 +770,7 @@ class CompoundingFacts(Strict):
 class Protocols(Strict):
     protocols: list[TitrationProtocol] = Field(min_length=1)
     compounding: CompoundingFacts
+    dose_rules: DoseRules
+    overrides: OverrideRules
+    # follow-up for a condition no protocol reports one for: said plainly, never borrowed
+    follow_up_not_established: str = Field(min_length=3)

@@ -236,21 +236,27 @@ def build_monitoring_plan(
         if e.time_to_response
     )
     follow_up: list[MonitorItem] = []
-    reported = [p for p in kb.protocols.protocols if p.follow_up]  # sources that say how often
-    only = " No other follow-up interval was found in the sources." if len(reported) == 1 else ""
+    # only a source about this condition says how often to follow it up: never borrowed
+    reported = [p for p in kb.protocols.protocols if p.follow_up and cond.id in p.conditions]
     for proto in reported:
-        used_in = ", ".join(kb.conditions[c].name for c in proto.conditions)
         follow_up.append(
             MonitorItem(
                 id=f"follow-up-{proto.id}",
                 title="Follow-up",
-                text=(
-                    f"Follow-up {proto.follow_up}, as in the {proto.name} scheme ({used_in})."
-                    + only
-                ),
+                text=f"Follow-up {proto.follow_up}, as in the {proto.name} scheme.",
                 refs=tuple(proto.refs),
                 certainty=proto.certainty.value,
                 caveat=proto.caveat,
+            )
+        )
+    if not reported:
+        follow_up.append(
+            MonitorItem(
+                id="follow-up-not-established",
+                title="Follow-up",
+                text=" ".join(kb.protocols.follow_up_not_established.split()),
+                refs=(),
+                certainty="not-established",
             )
         )
     return MonitoringPlan(

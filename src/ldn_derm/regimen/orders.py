@@ -774,17 +774,17 @@ def replacement_order(
     order: Resource, condition_id: str, regimen: Regimen, as_of: date, kb: KnowledgeBase
 ) -> Resource:
     """The whole order replaced by the compounded low-dose MedicationRequest that
-    `build_prescription` writes (capsules: product, doses, quantity, supply), keeping the draft's
-    id, subject, encounter and requester so the EHR updates the same draft."""
+    `build_prescription` writes (capsules: product, doses, quantity, supply; built unsigned by
+    `draft_medication_request`, so the prescriber's gates run when it is prescribed), keeping
+    the draft's id, subject, encounter and requester so the EHR updates the same draft."""
     import copy
 
     key = (condition_id, regimen, as_of, id(kb))
     base = _BASE_REQUESTS.get(key)
     if base is None:
-        from ldn_derm.regimen.prescription import build_prescription
+        from ldn_derm.regimen.prescription import draft_medication_request
 
-        rx = build_prescription(condition_id, regimen, "capsule", authored_on=as_of, kb=kb)
-        base = rx.medication_request
+        base = draft_medication_request(condition_id, regimen, "capsule", authored_on=as_of, kb=kb)
         if len(_BASE_REQUESTS) > 256:
             _BASE_REQUESTS.clear()
         _BASE_REQUESTS[key] = base
