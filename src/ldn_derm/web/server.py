@@ -2,9 +2,10 @@
 
 uvicorn's httptools protocol has no limit on header size, and httptools grows a header value
 by concatenation, chunk by chunk: a 10 MB `Authorization` header cost a worker 180-240 ms of
-CPU (about 60 ms of it even with the app's own header cap) before it could be refused. Here the bytes of a request whose headers
-are not complete yet are counted as they arrive; past `MAX_HEADER_BYTES` the request gets a
-431 problem and the connection is closed, so the parser never sees the rest. (The app's own
+CPU before it could be refused (still about 180 ms with the app's own header cap alone, which
+runs only once the whole header is in). Here the bytes of a request whose headers are not
+complete yet are counted as they arrive; past `MAX_HEADER_BYTES` the request gets a 431
+problem and the connection is closed, so the parser never sees the rest. (The app's own
 `HeaderSizeLimit` middleware applies the same cap when another server runs it.)
 """
 
