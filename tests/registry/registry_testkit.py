@@ -168,6 +168,7 @@ def start_server(db_url: str, data_dir: Path, workers: int = 1) -> LiveServer:
         "--log-level",
         "warning",
         "--no-access-log",
+        "--no-proxy-headers",  # as `ldn serve`: X-Forwarded-For only from trusted_proxies
         "--workers",
         str(workers),
     ]

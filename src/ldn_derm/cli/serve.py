@@ -55,7 +55,9 @@ def serve(
         port=port,
         workers=workers,
         log_level="debug" if dev else "info",
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app, only from `trusted_proxies`
+        # (ldn_derm.web.client_address); uvicorn's own handling would trust it from 127.0.0.1
+        proxy_headers=False,
         server_header=False,
         access_log=dev,
     )

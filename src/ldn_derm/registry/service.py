@@ -480,6 +480,7 @@ class Registry:
             if visit_in.client_token:
                 existing = self._by_token(s, course_id, visit_in.client_token)
                 if existing is not None:
+                    self._replayed(s, course.patient, existing.id, course_id)
                     return self._visit_view(existing, course.start_date), False
             _check_visit_date(course, visit_in.visit_date)
             visit = Visit(
@@ -501,8 +502,22 @@ class Registry:
                 with self.db.transaction() as s:
                     existing = self._by_token(s, course_id, visit_in.client_token)
                     if existing is not None:
+                        self._replayed(s, existing.course.patient, existing.id, course_id)
                         return self._visit_view(existing, existing.course.start_date), False
             raise
+
+    def _replayed(self, s: Session, patient: Patient, visit_id: int, course_id: int) -> None:
+        """A repeated form (same client token) answered with the visit already stored: no
+        write, but the read of that visit is audited."""
+        self._audit(
+            s,
+            "visit.create",
+            patient,
+            "visit",
+            visit_id,
+            outcome="replayed",
+            detail={"course": course_id},
+        )
 
     @staticmethod
     def _by_token(s: Session, course_id: int, token: str) -> Visit | None:
@@ -516,13 +531,16 @@ class Registry:
         def work(s: Session) -> VisitView:
             self._require("visit.update", write=True)
             visit = s.get(Visit, visit_id) if _valid_id(visit_id) else None
-            if visit is None:
+            if visit is None or not self._visible(visit.course.patient.clinic_id):
+                # the same answer for another clinic's visit as for none: its existence (and
+                # its course's id) stays hidden
                 raise _DeniedError(
                     NotFoundError(f"no visit {visit_id} in your clinic"),
                     object_type="visit",
                     object_id=visit_id,
+                    detail={"reason": "not found or other clinic"},
                 )
-            course = self._course(s, visit.course_id)
+            course = visit.course
             _check_version(visit.version, upd.version, f"visit {visit_id}")
             _check_visit_date(course, upd.visit_date)
             with s.no_autoflush:  # one UPDATE (one version step) for the whole edit

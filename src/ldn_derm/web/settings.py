@@ -45,6 +45,11 @@ class Settings:
     # "database": shared by every worker and host (default); "memory": per process, faster,
     # but a token replayed to another worker is not caught (use with a single worker only)
     jti_cache: str = "database"
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; () = none: the
+    # TCP peer is the client (see ldn_derm.web.client_address)
+    trusted_proxies: tuple[str, ...] = ()
+    # A request body must arrive within this many seconds (slow clients get 408)
+    body_timeout_seconds: float = 30.0
 
     @property
     def verify_jwt(self) -> bool:
@@ -95,6 +100,8 @@ _ENV = {
     "jwks_cache_seconds": "LDN_JWKS_CACHE_SECONDS",
     "fhir_timeout_seconds": "LDN_FHIR_TIMEOUT_SECONDS",
     "jti_cache": "LDN_JTI_CACHE",
+    "trusted_proxies": "LDN_TRUSTED_PROXIES",
+    "body_timeout_seconds": "LDN_BODY_TIMEOUT_SECONDS",
 }
 
 # Settings given per trusted issuer, in the order of trusted_issuers.
@@ -250,5 +257,13 @@ def _check(settings: Settings) -> None:
                 ) from None
     if settings.jti_cache not in {"database", "memory"}:
         raise InputError(f"jti_cache must be 'database' or 'memory' (got {settings.jti_cache!r})")
+    from ldn_derm.web.client_address import parse_networks
+
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise InputError(f"trusted_proxies: {exc}") from None
+    if not 0 < settings.body_timeout_seconds <= 3600:
+        raise InputError("body_timeout_seconds must be more than 0 and at most 3600")
     if settings.max_body_bytes < 1024:
         raise InputError("max_body_bytes must be at least 1024")

@@ -73,4 +73,12 @@ def registry_web(request: Request) -> RegistryWeb:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (X-Forwarded-For only from a configured trusted proxy)."""
+    from ldn_derm.web.client_address import client_address
+
+    settings: Settings = request.app.state.settings
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        settings.trusted_proxies,
+    )
