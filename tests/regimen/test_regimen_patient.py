@@ -63,3 +63,66 @@ def test_unreadable_patient_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert run([*ARGS, "--patient", str(bad), "--out", str(out)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _write_bundle(tmp_path: Path, medications: list[str]) -> Path:
+    entries: list[dict[str, object]] = [
+        {
+            "resource": {
+                "resourceType": "Patient",
+                "id": "p1",
+                "gender": "male",
+                "birthDate": "1970-01-01",
+            }
+        },
+        {
+            "resource": {
+                "resourceType": "Condition",
+                "id": "c1",
+                "subject": {"reference": "Patient/p1"},
+                "clinicalStatus": {"coding": [{"code": "active"}]},
+                "code": {"text": "Psoriasis vulgaris"},
+            }
+        },
+    ]
+    for i, text in enumerate(medications):
+        entries.append(
+            {
+                "resource": {
+                    "resourceType": "MedicationRequest",
+                    "id": f"m{i}",
+                    "status": "active",
+                    "intent": "order",
+                    "subject": {"reference": "Patient/p1"},
+                    "authoredOn": "2026-11-01",
+                    "medicationCodeableConcept": {"text": text},
+                }
+            }
+        )
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}))
+    return path
+
+
+def test_unchecked_medicines_are_named_on_the_prescription(tmp_path: Path) -> None:
+    out = tmp_path / "rx"
+    bundle = _write_bundle(
+        tmp_path, ["Fooxol", "Zzyzx forte", "Hydrochlorothiazide 25 MG Oral Tablet"]
+    )
+    assert run([*ARGS, "--patient", str(bundle), "--out", str(out)]) == 0
+    text = (out / "prescription.txt").read_text()
+    assert "Screen:      INCOMPLETE — 2 medicine(s)" in text
+    assert "- Fooxol" in text and "- Zzyzx forte" in text and "Hydrochlorothiazide" not in text
+    request = json.loads((out / "medication-request.json").read_text())
+    assert any("INCOMPLETE" in n["text"] and "Fooxol" in n["text"] for n in request["note"])
+
+
+def test_screened_record_and_no_record_say_so(tmp_path: Path) -> None:
+    screened = tmp_path / "screened"
+    bundle = _write_bundle(tmp_path, ["Hydrochlorothiazide 25 MG Oral Tablet"])
+    assert run([*ARGS, "--patient", str(bundle), "--out", str(screened)]) == 0
+    assert "the patient record was screened" in (screened / "prescription.txt").read_text()
+    bare = tmp_path / "bare"
+    assert run([*ARGS, "--out", str(bare)]) == 0
+    text = (bare / "prescription.txt").read_text()
+    assert "NOT DONE — no patient record was screened" in text

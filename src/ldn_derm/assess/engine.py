@@ -5,6 +5,7 @@ from __future__ import annotations
 from ldn_derm.assess.comparators import comparator_results
 from ldn_derm.assess.context import Context
 from ldn_derm.assess.indications import indications, supported
+from ldn_derm.assess.medications import medication_findings
 from ldn_derm.assess.models import (
     Assessment,
     Candidacy,
@@ -39,7 +40,12 @@ def assess(
     kb = kb or get_knowledge()
     ctx = Context(profile=profile, kb=kb, m=matcher_for(kb))
     found, indication_notes = indications(ctx)
-    findings: list[Finding] = [*opioid_findings(ctx), *safety_findings(ctx), *indication_notes]
+    findings: list[Finding] = [
+        *opioid_findings(ctx),
+        *medication_findings(ctx),
+        *safety_findings(ctx),
+        *indication_notes,
+    ]
     findings.sort(key=lambda f: f.severity.rank)  # stable: rule order within a severity
     compared = comparator_results(ctx) if comparators else []
 
@@ -48,6 +54,8 @@ def assess(
         candidacy = Candidacy.CONTRAINDICATED
     elif not any(supported(i) for i in found):
         candidacy = Candidacy.NO_INDICATION
+    elif any(f.code == "medication-unchecked" for f in findings):
+        candidacy = Candidacy.NEEDS_REVIEW  # unknown is not safe: the screen is incomplete
     elif Severity.CAUTION in severities:
         candidacy = Candidacy.CANDIDATE_WITH_CAUTIONS
     else:

@@ -24,6 +24,7 @@ class Candidacy(StrEnum):
     CANDIDATE_WITH_CAUTIONS = "candidate-with-cautions"
     CONTRAINDICATED = "contraindicated"
     NO_INDICATION = "no-indication"
+    NEEDS_REVIEW = "needs-review"  # a medicine could not be checked: the screen is incomplete
 
 
 class _Model(BaseModel):

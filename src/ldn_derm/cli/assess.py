@@ -23,6 +23,7 @@ _CANDIDACY_STYLE = {
     "candidate-with-cautions": "bold yellow",
     "contraindicated": "bold red",
     "no-indication": "bold",
+    "needs-review": "bold magenta",
 }
 
 
@@ -97,6 +98,11 @@ def render(result: Assessment, kb: KnowledgeBase) -> None:
     )
     style = _CANDIDACY_STYLE[result.candidacy.value]
     console.print(f"[bold]Candidacy:[/bold] [{style}]{result.candidacy.value}[/{style}]")
+    unchecked = result.finding("medication-unchecked")
+    if unchecked is not None:
+        console.print(
+            f"[{style}]Screen incomplete:[/{style}] {escape(unchecked.summary)}", highlight=False
+        )
 
     if result.indications:
         table = Table(title="Indications", title_justify="left", show_lines=False)

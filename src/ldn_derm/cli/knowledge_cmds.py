@@ -11,10 +11,10 @@ from rich.table import Table
 from ldn_derm.cli.app import app, console
 from ldn_derm.cli.common import FORMAT_OPTION, OutputFormat, emit_json
 from ldn_derm.errors import InputError
-from ldn_derm.knowledge.citations import Citations
 
 if TYPE_CHECKING:  # the knowledge base (pydantic models) loads only when a command runs
     from ldn_derm.knowledge import KnowledgeBase
+    from ldn_derm.knowledge.citations import Citations
     from ldn_derm.knowledge.models import EvidenceEntry, Reference
 
 OUTCOME_STYLE = {"improved": "green", "mixed": "yellow", "no-benefit": "red", "worse": "bold red"}
@@ -90,6 +90,8 @@ def evidence(
         emit_json(evidence_json(kb, entries))
         return
 
+    from ldn_derm.knowledge.citations import Citations
+
     cites = Citations()
     for cid in ids:
         summary = kb.summarize(cid)
@@ -158,6 +160,8 @@ def drug(output: OutputFormat = FORMAT_OPTION) -> None:
             }
         )
         return
+    from ldn_derm.knowledge.citations import Citations
+
     cites = Citations()
     console.print(
         f"[bold]Naltrexone, low dose (LDN)[/bold] — {kb.drug.canonical_low_dose.label()} "

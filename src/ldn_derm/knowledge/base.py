@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ldn_derm.errors import UnknownConditionError
 from ldn_derm.knowledge.models import (
@@ -48,6 +48,17 @@ class ConditionSummary:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class DrugCode:
+    """One RxNorm drug code from a code table (e.g. CDC OMTK): its name and ingredient ids."""
+
+    rxcui: str
+    name: str
+    ingredients: frozenset[str]
+    dose_form: str
+    table: str  # CodeTable id
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     meta: Meta
@@ -60,6 +71,7 @@ class KnowledgeBase:
     terminology: Terminology
     pkpd: PkpdParameters
     protocols: Protocols
+    drug_codes: dict[str, DrugCode] = field(default_factory=dict)  # RxCUI -> code-table row(s)
 
     # ------------------------------------------------------------ conditions
     def find_condition(self, query: str) -> Condition:

@@ -6,6 +6,7 @@ so a pharmacist editing the YAML sees exactly what to fix.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ldn_derm.errors import KnowledgeError
-from ldn_derm.knowledge.base import KnowledgeBase
+from ldn_derm.knowledge.base import DrugCode, KnowledgeBase
 from ldn_derm.knowledge.models import (
     Comparator,
     Condition,
@@ -165,6 +166,8 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     protocols_path = data_dir / "protocols.yaml"
     protocols = _validate_one(Protocols, _read_yaml(protocols_path), protocols_path, "protocols")
 
+    drug_codes = _load_code_tables(data_dir, terminology)
+
     kb = KnowledgeBase(
         meta=meta,
         references=_unique(references, ref_paths, "reference"),
@@ -180,9 +183,60 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
         terminology=terminology,
         pkpd=pkpd,
         protocols=protocols,
+        drug_codes=drug_codes,
     )
     _check_links(kb, data_dir, ev_paths)
     return kb
+
+
+_CODE_COLUMNS = ("drug_rxcui", "drug_name", "dose_form_name", "ingredient_rxcui")
+
+
+def _load_code_tables(data_dir: Path, terminology: Terminology) -> dict[str, DrugCode]:
+    """RxCUI -> DrugCode for every row of every declared code table (rows of one drug merge).
+
+    Each row's ingredient must be an ingredient of terminology.yaml with that RxCUI, so a code
+    always resolves to ingredient ids the rules know (and to their classes)."""
+    by_rxcui = {i.rxcui: i.id for i in terminology.ingredients if i.rxcui}
+    out: dict[str, DrugCode] = {}
+    for table in terminology.code_tables:
+        path = data_dir / "codes" / table.file
+        try:
+            with path.open(encoding="utf-8", newline="") as handle:
+                reader = csv.DictReader(handle)
+                missing = [c for c in _CODE_COLUMNS if c not in (reader.fieldnames or [])]
+                if missing:
+                    raise KnowledgeError(
+                        f"{_rel(path)}: code table '{table.id}' lacks column(s) "
+                        + ", ".join(missing)
+                    )
+                for line, row in enumerate(reader, start=2):
+                    rxcui = (row["drug_rxcui"] or "").strip()
+                    ingredient = by_rxcui.get((row["ingredient_rxcui"] or "").strip())
+                    if not rxcui.isdigit():
+                        raise KnowledgeError(f"{_rel(path)}: line {line}: bad drug_rxcui")
+                    if ingredient is None:
+                        raise KnowledgeError(
+                            f"{_rel(path)}: line {line}: ingredient RxCUI "
+                            f"'{row['ingredient_rxcui']}' is not an ingredient of "
+                            "terminology.yaml"
+                        )
+                    known = out.get(rxcui)
+                    ingredients = frozenset({ingredient}) | (
+                        known.ingredients if known else frozenset()
+                    )
+                    out[rxcui] = DrugCode(
+                        rxcui=rxcui,
+                        name=row["drug_name"].strip(),
+                        ingredients=ingredients,
+                        dose_form=(row["dose_form_name"] or "").strip(),
+                        table=table.id,
+                    )
+        except FileNotFoundError:
+            raise KnowledgeError(f"{_rel(path)}: code table '{table.id}' file is missing") from None
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise KnowledgeError(f"{_rel(path)}: cannot be read ({exc})") from None
+    return out
 
 
 # Monograph statements the program cites by id (the regimen's default time, the handout).

@@ -33,7 +33,9 @@ class Certainty(StrEnum):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True
+    )
 
 
 class Reference(Strict):
@@ -266,8 +268,25 @@ class RuleParameter(Strict):
         return self
 
 
+class CodeTable(Strict):
+    """A table of RxNorm drug codes and their ingredients, loaded from a CSV in data/codes/.
+
+    Rows name ingredients by RxCUI; each must be an ingredient of this file with that RxCUI.
+    """
+
+    id: Slug
+    file: str = Field(pattern=r"^[A-Za-z0-9._-]+\.csv$")
+    title: str
+    generated: date  # the date the table's content was generated: codes after it are unknown
+    classes: list[str] = Field(default_factory=list)  # what the table asserts about its rows
+    refs: list[RefId] = Field(min_length=1)
+    note: str | None = None
+
+
 class Terminology(Strict):
     ingredients: list[Ingredient]
+    code_tables: list[CodeTable] = Field(default_factory=list)
+    rxnorm_dose_forms: list[str] = Field(default_factory=list)
     products: list[Product] = Field(default_factory=list)
     labs: list[LabCode] = Field(default_factory=list)
     concepts: list[ClinicalConcept] = Field(default_factory=list)

@@ -566,6 +566,8 @@ class _Reader:
             classes=match.classes,
             recognised=match.recognised,
             unrecognised_parts=match.unrecognised_parts,
+            checked_by=match.checked_by,
+            unlisted_ingredients=match.unlisted_ingredients,
         )
         self.profile.medications.append(fact)
         if not match.recognised:

@@ -275,6 +275,8 @@ def _medication(profile: PatientProfile, m: Matcher, entry: MedicationEntry, ref
         classes=match.classes,
         recognised=match.recognised,
         unrecognised_parts=match.unrecognised_parts,
+        checked_by=match.checked_by,
+        unlisted_ingredients=match.unlisted_ingredients,
     )
     profile.medications.append(fact)
     if not match.recognised:

@@ -69,8 +69,10 @@ class MedicationFact:
     end_known: bool  # True when `last_date` is a recorded end, not just the order date
     ingredients: frozenset[str]
     classes: frozenset[str]
-    recognised: bool  # every part of the product was matched to a known ingredient
+    recognised: bool  # checked: the program can say what the product contains
     unrecognised_parts: tuple[str, ...] = ()
+    checked_by: str | None = None  # "code", "name", "rxnorm-name"; None when unchecked
+    unlisted_ingredients: tuple[str, ...] = ()  # rxnorm-name ingredients not in the terminology
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,12 +76,31 @@ def _alternation(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![a-z0-9])(?:{body})(?![a-z0-9])")
 
 
+# How a medicine was checked: by an RxNorm code the knowledge base resolves, by names that cover
+# every part of it, or by an RxNorm-normalised name split into its ingredients.
+CHECKED_BY_CODE = "code"
+CHECKED_BY_NAME = "name"
+CHECKED_BY_RXNORM_NAME = "rxnorm-name"
+
+# One ingredient with its strength, as RxNorm writes it: "Hydrochlorothiazide 25 MG",
+# "insulin human, isophane 70 UNT/ML", "fentanyl 0.075 MG/HR"; the dose form may follow.
+_RX_COMPONENT = re.compile(
+    r"^(?P<name>[A-Za-z][A-Za-z0-9 ,'().\-]*?) (?P<num>\d+(?:\.\d+)?) "
+    r"(?P<unit>[A-Z%]+(?:/[A-Z]+)?)(?: (?P<rest>.+))?$"
+)
+# What may precede the first ingredient: "Abuse-Deterrent", "24 HR", "1 ML", "120 ACTUAT".
+_RX_PREFIX = re.compile(r"^(?:Abuse-Deterrent )?(?:\d+(?:\.\d+)? (?:HR|ML|ACTUAT|DAY) )*")
+_RX_BRAND = re.compile(r" \[[^\[\]]+\]$")
+
+
 @dataclass(frozen=True, slots=True)
 class DrugMatch:
     ingredients: frozenset[str]
     classes: frozenset[str]
-    recognised: bool
+    recognised: bool  # checked: the program can say what the product contains
     unrecognised_parts: tuple[str, ...]
+    checked_by: str | None = None  # CHECKED_BY_*; None when unchecked
+    unlisted_ingredients: tuple[str, ...] = ()  # rxnorm-name: ingredients not in the file
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +141,11 @@ class Matcher:
                 names[name_key] = entry
         self._drug_names = names
         self._drug_regex = _alternation(names)
+        # RxNorm drug codes from code tables (CDC OMTK): ingredients, and the table's name for
+        # the code (read for ingredients the table does not list, e.g. naltrexone in Embeda)
+        self._code_table = kb.drug_codes
+        self._dose_forms = frozenset(f.lower() for f in term.rxnorm_dose_forms)
+        self.code_table_dates = {t.id: t.generated for t in term.code_tables}
 
         # ---- LDN indications (conditions.yaml)
         self._indication_codes: dict[tuple[str, str], set[str]] = {}
@@ -203,15 +227,24 @@ class Matcher:
         ingredients: set[str] = set()
         classes: set[str] = set()
         by_code = False
+        texts = list(texts)
         for code in codes:
-            if code.system in ("rxnorm", None) and code.code in self._rxcui:
+            if code.system not in ("rxnorm", None):
+                continue
+            if code.code in self._rxcui:
                 ings, product_classes = self._rxcui[code.code]
                 ingredients |= ings
                 classes |= product_classes
                 by_code = True
+            row = self._code_table.get(code.code)
+            if row is not None:
+                ingredients |= row.ingredients
+                texts.append(row.name)
+                by_code = True
         fully_named = False
         leftovers: list[str] = []
-        for text in dict.fromkeys(t for t in texts if t and t.strip()):
+        unique_texts = list(dict.fromkeys(t for t in texts if t and t.strip()))
+        for text in unique_texts:
             found, found_classes, unknown = self._match_drug_text(text)
             ingredients |= found
             classes |= found_classes
@@ -220,13 +253,51 @@ class Matcher:
             elif unknown and not leftovers:
                 leftovers = unknown
         classes |= self.classes_of(ingredients)
-        recognised = by_code or fully_named
+        checked_by = CHECKED_BY_CODE if by_code else CHECKED_BY_NAME if fully_named else None
+        unlisted: tuple[str, ...] = ()
+        if checked_by is None:
+            for text in unique_texts:
+                names = self.rxnorm_ingredient_names(text)
+                if names is not None:
+                    checked_by = CHECKED_BY_RXNORM_NAME
+                    unlisted = tuple(n for n in names if not self._known_name(n))
+                    break
+        recognised = checked_by is not None
         return DrugMatch(
             ingredients=frozenset(ingredients),
             classes=frozenset(classes),
             recognised=recognised,
             unrecognised_parts=() if recognised else tuple(leftovers),
+            checked_by=checked_by,
+            unlisted_ingredients=unlisted,
         )
+
+    def rxnorm_ingredient_names(self, text: str) -> list[str] | None:
+        """The ingredient names of an RxNorm-normalised drug name, or None if `text` is not one.
+
+        "Hydrochlorothiazide 25 MG Oral Tablet" -> ["Hydrochlorothiazide"];
+        "24 HR metoprolol succinate 100 MG Extended Release Oral Tablet [Toprol]" ->
+        ["metoprolol succinate"]. Every component needs a strength with an upper-case RxNorm
+        unit, and the last one a dose form this knowledge base lists."""
+        body = _RX_BRAND.sub("", text.strip())
+        body = _RX_PREFIX.sub("", body)
+        components = body.split(" / ")
+        names: list[str] = []
+        for i, component in enumerate(components):
+            found = _RX_COMPONENT.match(component.strip())
+            if found is None:
+                return None
+            rest = found.group("rest")
+            last = i == len(components) - 1
+            if (rest is not None) != last:
+                return None
+            if last and (rest is None or rest.lower() not in self._dose_forms):
+                return None
+            names.append(found.group("name").strip())
+        return names or None
+
+    def _known_name(self, name: str) -> bool:
+        return self._drug_regex is not None and self._drug_regex.search(norm(name)) is not None
 
     def _match_drug_text(self, text: str) -> tuple[set[str], set[str], list[str]]:
         ingredients: set[str] = set()

@@ -44,7 +44,11 @@ def context_from_assessment(profile: PatientProfile, assessment: Assessment) -> 
             "Assessment: no active condition in the record matches an LDN indication with "
             "reported benefit.",
         )
+    unchecked = assessment.finding("medication-unchecked")
+    refs = set(unchecked.triggered_by) if unchecked else set()
+    names = tuple(m.text for m in profile.medications if m.ref in refs)
     return PatientContext(
+        unchecked=names,
         reference=profile.patient_ref,
         display=profile.patient_ref or profile.id,
         blockers=blockers,

@@ -44,6 +44,8 @@ class PatientContext:
     blockers: tuple[Blocker, ...] = ()
     cautions: tuple[str, ...] = ()
     thyroid_disease: bool | None = None
+    # medicines the safety screen could not identify (the screen is incomplete while any remain)
+    unchecked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,10 +179,28 @@ def _notes(
     if plan.assumptions or regimen.assumptions:
         notes.append("Assumptions: " + " ".join((*regimen.assumptions, *plan.assumptions)))
     notes.append("Off-label use of naltrexone at low dose; compounded product.")
+    notes.append(" ".join(screen_lines(patient)).replace("Screen:      ", "Safety screen: "))
     if reason and patient and patient.blockers:
         listed = "; ".join(b.summary for b in patient.blockers)
         notes.append(f"Contraindication overridden by the prescriber ({listed}). Reason: {reason}")
     return notes
+
+
+def screen_lines(patient: PatientContext | None) -> list[str]:
+    """What the safety screen covered, said on the prescription itself (never silent)."""
+    if patient is None:
+        return [
+            "Screen:      NOT DONE — no patient record was screened: opioids, other naltrexone "
+            "products, interacting drugs and contraindications were not checked."
+        ]
+    if patient.unchecked:
+        return [
+            f"Screen:      INCOMPLETE — {len(patient.unchecked)} medicine(s) in the record could "
+            "not be identified; check each for an opioid, another naltrexone product or an "
+            "interacting drug:",
+            *(f"               - {name}" for name in patient.unchecked),
+        ]
+    return ["Screen:      the patient record was screened (cautions under Notes)."]
 
 
 def _step_line(regimen: Regimen, plan: CompoundingPlan, i: int) -> str:
@@ -218,6 +238,7 @@ def _text(
         f"Date:        {authored.isoformat()}",
         f"Patient:     {who or '________________________'}",
         f"Indication:  {cond.name} (off-label use)",
+        *screen_lines(patient),
         "",
         f"Rx:  {medication_text(plan, regimen)}",
         "Sig:",

@@ -37,6 +37,10 @@ CANDIDACY = {
     "candidate-with-cautions": ("Candidate for low-dose naltrexone, with cautions", "caution"),
     "contraindicated": ("Not a candidate now: a contraindication was found", "contraindicated"),
     "no-indication": ("No condition with LDN evidence was found in the record", "info"),
+    "needs-review": (
+        "Needs review: the safety screen is incomplete (medicines not identified)",
+        "caution",
+    ),
 }
 
 
@@ -69,7 +73,8 @@ def assessment_dict(a: Assessment) -> dict[str, Any]:
     if a.patient.sex and a.patient.sex != "unknown":
         facts.insert(1 if a.patient.age is not None else 0, a.patient.sex)
     worst = [f for f in a.findings if f.severity.value == "contraindicated"]
-    summary = worst[0].summary if worst else None
+    unchecked = a.finding("medication-unchecked")
+    summary = worst[0].summary if worst else unchecked.summary if unchecked else None
     data["candidacy"] = {
         "status": a.candidacy.value,
         "label": label,
