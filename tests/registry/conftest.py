@@ -104,8 +104,16 @@ def make_client(db_url: str, tmp_path: Path, dev: bool = True) -> TestClient:
 
 
 @pytest.fixture()
-def client_factory(db_url: str, db: Database, tmp_path: Path) -> Callable[..., TestClient]:
-    def make(dev: bool = True) -> TestClient:
-        return make_client(db_url, tmp_path, dev)
+def client_factory(
+    db_url: str, db: Database, tmp_path: Path
+) -> Iterator[Callable[..., TestClient]]:
+    made: list[TestClient] = []
 
-    return make
+    def make(dev: bool = True) -> TestClient:
+        client = make_client(db_url, tmp_path, dev)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:  # the apps outlive the test (gc.freeze): close their connections
+        client.app.state.database.dispose()  # type: ignore[attr-defined]

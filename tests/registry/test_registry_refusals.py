@@ -4,7 +4,7 @@ proxy; another clinic's record gets exactly the 404 of a record that does not ex
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,26 +40,36 @@ def _login(client: TestClient, username: str) -> str:
     return token
 
 
-def _client(db_url: str, tmp_path: Path, peer: str, proxies: tuple[str, ...] = ()) -> TestClient:
-    settings = load_settings(
-        database_url=db_url,
-        data_dir=tmp_path / "data",
-        dev=True,
-        secret_key="test-secret",
-        trusted_proxies=proxies,
-    )
-    return TestClient(create_app(settings), client=(peer, 40000))
+@pytest.fixture()
+def peer_client(db_url: str, tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+    """A client whose TCP peer is the given address, with these trusted proxies."""
+    made: list[TestClient] = []
+
+    def make(peer: str, proxies: tuple[str, ...] = ()) -> TestClient:
+        settings = load_settings(
+            database_url=db_url,
+            data_dir=tmp_path / "data",
+            dev=True,
+            secret_key="test-secret",
+            trusted_proxies=proxies,
+        )
+        made.append(TestClient(create_app(settings), client=(peer, 40000)))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.app.state.database.dispose()  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------ client address
 
 
 def test_a_spoofed_forwarded_for_does_not_escape_the_login_limit(
-    db_url: str, db: Database, people: People, tmp_path: Path
+    peer_client: Callable[..., TestClient], db: Database, people: People
 ) -> None:
     """From a peer that is not a trusted proxy, a new X-Forwarded-For on every attempt
     changes nothing: the limit counts the peer, and the audit records the peer."""
-    client = _client(db_url, tmp_path, "203.0.113.50", proxies=("10.0.0.0/8",))
+    client = peer_client("203.0.113.50", proxies=("10.0.0.0/8",))
     for i in range(MAX_FAILURES):
         r = client.post(
             f"{API}/session",
@@ -79,9 +89,9 @@ def test_a_spoofed_forwarded_for_does_not_escape_the_login_limit(
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(
-    db_url: str, db: Database, people: People, tmp_path: Path
+    peer_client: Callable[..., TestClient], db: Database, people: People
 ) -> None:
-    client = _client(db_url, tmp_path, "10.0.0.2", proxies=("10.0.0.0/8",))
+    client = peer_client("10.0.0.2", proxies=("10.0.0.0/8",))
     for _ in range(MAX_FAILURES):
         client.post(
             f"{API}/session",
