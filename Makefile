@@ -9,7 +9,7 @@ VENV   := .venv
 LDN    := $(VENV)/bin/ldn
 export UV_LINK_MODE := copy
 
-.PHONY: help setup run demo test lint typecheck pytest bench system-deps services clean
+.PHONY: help setup run demo test lint typecheck pytest bench system-deps services smart-launcher clean
 
 help:
 	@echo "make run    - set up and start ldn-derm (the main job)"
@@ -35,6 +35,10 @@ system-deps:
 services:
 	@bash scripts/ensure-services.sh
 
+# The SMART Health IT launcher the SMART launch tests run against (npm ci, once, into .tools/).
+smart-launcher:
+	@bash scripts/smart-launcher.sh
+
 run: setup
 	@bash scripts/run.sh
 
@@ -50,7 +54,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy src
 
-pytest: setup system-deps services
+pytest: setup system-deps services smart-launcher
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck pytest

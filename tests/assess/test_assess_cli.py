@@ -50,6 +50,8 @@ def test_json_output_has_the_documented_shape(
         "negative_or_mixed",
         "doses_mg_per_day",
         "positive_possibly_low",
+        "positive_higher_dose",
+        "negative_controlled_low",
     }
     finding = next(f for f in out["findings"] if f["code"] == "opioid-use")
     assert set(finding) == {"code", "severity", "summary", "detail", "triggered_by", "references"}
@@ -131,3 +133,17 @@ def test_huge_file_is_refused_before_reading(
 def test_help_lists_assess(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["assess", "--help"]) == 0
     assert "--as-of" in capsys.readouterr().out
+
+
+def test_text_output_separates_low_dose_from_higher_dose_improvement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # table headers on one line
+    bundle = Bundle(gender="male")
+    bundle.condition(concept(text="Atopic dermatitis"))
+    bundle.condition(concept(text="Frontal fibrosing alopecia"))
+    path = _write(tmp_path, "b.json", json.dumps(bundle.json()))
+    assert run(["assess", str(path), "--as-of", "2026-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert "improved at low dose" in out and "improved only at higher dose" in out
+    assert "indication-evidence-negative-controlled" in out

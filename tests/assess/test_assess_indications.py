@@ -118,12 +118,12 @@ def test_condition_without_positive_evidence_is_no_indication(run: Run, kb: Know
 
 
 def test_condition_with_only_negative_evidence(run: Run, kb: KnowledgeBase) -> None:
-    summary = kb.summarize("uremic-pruritus")
-    if summary.studies == 0 or summary.positive:
-        pytest.skip("the knowledge base no longer has negative-only evidence for uremic pruritus")
+    summary = kb.summarize("grover-disease")
+    assert summary.studies >= 1 and summary.positive == 0
     bundle = Bundle(gender="male")
-    bundle.condition(concept(text="Uremic pruritus"))
+    bundle.condition(concept(ICD10CM, "L11.1", "Transient acantholytic dermatosis [Grover]"))
     result = run(bundle)
+    assert [i.condition for i in result.indications] == ["grover-disease"]
     assert result.finding("indication-evidence-negative") is not None
     assert result.candidacy is Candidacy.NO_INDICATION
 
@@ -133,6 +133,7 @@ def test_condition_with_only_negative_evidence(run: Run, kb: KnowledgeBase) -> N
     [
         ("atopic-dermatitis-pruritus", "Atopic dermatitis"),
         ("prurigo-nodularis", "Prurigo nodularis"),
+        ("uremic-pruritus", "Uremic pruritus"),
     ],
 )
 def test_improvement_only_at_higher_doses_does_not_support_ldn(

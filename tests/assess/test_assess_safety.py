@@ -234,8 +234,165 @@ def test_children_get_a_caution_and_adults_do_not(run: Run) -> None:
     assert run(Bundle(birth="1980-01-01")).finding("age-under-adult") is None
 
 
-def test_deceased_patient_is_noted_and_age_is_at_death(run: Run) -> None:
+# ------------------------------------------------------------------ renal impairment
+
+
+@pytest.mark.parametrize(
+    ("build", "expected_refs"),
+    [
+        (lambda b: [b.condition(concept(ICD10CM, "N18.4", "Chronic kidney disease, stage 4"))], 1),
+        (lambda b: [b.condition(concept(ICD10CM, "N18.6", "End stage renal disease"))], 1),
+        (
+            lambda b: [b.condition(concept(SNOMED, "431857002", "Chronic kidney disease stage 4"))],
+            1,
+        ),
+        (lambda b: [b.condition(concept(ICD10CM, "Z99.2", "Dependence on renal dialysis"))], 1),
+        (lambda b: [b.condition(concept(text="On haemodialysis three times a week"))], 1),
+        (
+            lambda b: [
+                b.observation("33914-3", "eGFR", value=38, unit="mL/min/1.73m2", when=days_ago(5))
+            ],
+            1,
+        ),
+        (  # low twice, more than 3 months apart: both results cited
+            lambda b: [
+                b.observation("33914-3", "eGFR", value=41, unit="mL/min", when=days_ago(5)),
+                b.observation("62238-1", "eGFR", value=44, unit="mL/min", when=days_ago(200)),
+            ],
+            2,
+        ),
+    ],
+    ids=[
+        "icd10-ckd4",
+        "icd10-esrd",
+        "snomed-ckd4",
+        "icd10-dialysis",
+        "text-haemodialysis",
+        "egfr-38",
+        "egfr-persistent",
+    ],
+)
+def test_renal_impairment_fires_from_the_record(
+    run: Run, build: Callable[[Bundle], list[str]], expected_refs: int
+) -> None:
+    bundle = Bundle()
+    refs = build(bundle)
+    result = run(bundle)
+    finding = result.finding("renal-impairment")
+    assert finding is not None and finding.severity is Severity.CAUTION
+    assert finding.triggered_by == refs and len(refs) == expected_refs
+    assert "label-naltrexone-oral-warnings" in finding.references
+    assert result.candidacy is not Candidacy.CANDIDATE
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda b: b.observation("33914-3", "eGFR", value=75, unit="mL/min/1.73m2"),
+        lambda b: b.observation("33914-3", "eGFR", value=60, unit="mL/min/1.73m2"),  # not below
+        lambda b: b.observation("33914-3", "eGFR", value=30, unit="mL/min", when=days_ago(800)),
+        lambda b: b.condition(
+            concept(ICD10CM, "N18.3", "Chronic kidney disease, stage 3"),
+            status="resolved",
+            abated=days_ago(30),
+        ),
+        lambda b: b.condition(concept(text="Family history of chronic kidney disease")),
+        lambda b: b.condition(concept(ICD10CM, "N17.9", "Acute kidney failure, unspecified")),
+    ],
+    ids=["egfr-75", "egfr-60", "egfr-old", "resolved-ckd", "family-history", "aki-only"],
+)
+def test_renal_impairment_does_not_fire(run: Run, build: Callable[[Bundle], str]) -> None:
+    bundle = Bundle()
+    build(bundle)
+    assert run(bundle).finding("renal-impairment") is None
+
+
+def test_egfr_in_a_unit_we_cannot_compare_is_listed_not_passed(run: Run) -> None:
+    bundle = Bundle()
+    ref = bundle.observation("33914-3", "eGFR", value=0.5, unit="mL/s/1.73m2")
+    result = run(bundle)
+    assert result.finding("renal-impairment") is None
+    notes = [n for n in result.not_assessed if n.ref == ref]
+    assert len(notes) == 1  # the renal rule and the comparator flags note it once
+    assert "unit not comparable" in notes[0].reason
+
+
+# ------------------------------------------------------------------ depression and suicidality
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        (concept(ICD10CM, "F33.1", "Major depressive disorder, recurrent, moderate"), "active"),
+        (concept(SNOMED, "370143000", "Major depression disorder"), "active"),
+        (concept(SNOMED, "370143000", "Major depression disorder"), "resolved"),
+        (concept(ICD10CM, "R45.851", "Suicidal ideations"), "active"),
+        (concept(ICD10CM, "T14.91XA", "Suicide attempt, initial encounter"), "resolved"),
+        (concept(ICD10CM, "Z91.51", "Personal history of suicidal behavior"), "active"),
+        (concept(text="Dysthymia"), "active"),
+    ],
+    ids=["icd10-mdd", "snomed", "history", "ideation", "attempt-history", "z91", "text"],
+)
+def test_depression_or_suicidality_history_is_a_caution(
+    run: Run, code: dict[str, Any], status: str
+) -> None:
+    bundle = Bundle()
+    ref = bundle.condition(code, status=status)
+    finding = run(bundle).finding("depression-suicidality")
+    assert finding is not None and finding.severity is Severity.CAUTION
+    assert finding.triggered_by == [ref]
+    assert ("(history)" in finding.summary) is (status == "resolved")
+    assert "addiction treatment" in finding.detail  # the label-population caveat travels along
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        # an antidepressant alone is not taken as a history of depression (no source for it)
+        lambda b: b.request(concept(RXNORM, "312938", "sertraline 50 MG Oral Tablet")),
+        lambda b: b.condition(concept(text="Respiratory depression after anaesthesia")),
+        lambda b: b.condition(concept(text="Family history of depression")),
+        lambda b: b.condition(
+            concept(ICD10CM, "F32.9", "Depressive episode"), status=None, verification="refuted"
+        ),
+    ],
+    ids=["antidepressant-only", "respiratory-depression", "family-history", "refuted"],
+)
+def test_depression_rule_negative_cases(run: Run, build: Callable[[Bundle], str]) -> None:
+    bundle = Bundle()
+    build(bundle)
+    assert run(bundle).finding("depression-suicidality") is None
+
+
+# ------------------------------------------------------------------ deceased
+
+
+@pytest.mark.parametrize(
+    "patient",
+    [{"deceasedDateTime": "2000-06-02T10:00:00Z"}, {"deceasedBoolean": True}],
+    ids=["date-of-death", "deceased-boolean"],
+)
+def test_deceased_patient_blocks_and_comes_first(run: Run, patient: dict[str, Any]) -> None:
+    bundle = Bundle(birth="1950-06-01", **patient)
+    bundle.request(concept(RXNORM, "7804", "oxycodone"))  # another contraindication
+    result = run(bundle)
+    deceased = result.finding("patient-deceased")
+    assert deceased is not None and deceased.severity is Severity.CONTRAINDICATED
+    assert result.findings[0] == deceased
+    assert result.candidacy is Candidacy.CONTRAINDICATED
+    assert deceased.triggered_by == ["Patient/p1"]
+
+
+def test_deceased_patient_age_is_at_death(run: Run) -> None:
     bundle = Bundle(birth="1950-06-01", deceasedDateTime="2000-06-02T10:00:00Z")
     result = run(bundle)
     assert result.patient.age == 50
-    assert result.finding("patient-deceased") is not None
+    finding = result.finding("patient-deceased")
+    assert finding is not None and "2000-06-02" in finding.summary
+
+
+def test_death_after_the_as_of_date_or_deceased_false_does_not_block(run: Run) -> None:
+    later = Bundle(birth="1950-06-01", deceasedDateTime="2030-01-01")
+    alive = Bundle(birth="1950-06-01", deceasedBoolean=False)
+    for bundle in (later, alive):
+        assert run(bundle).finding("patient-deceased") is None

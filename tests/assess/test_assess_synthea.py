@@ -85,8 +85,15 @@ def test_active_opioid_orders_contraindicate_and_others_do_not(
         else:
             assert finding is None, path.name
             blockers = [f for f in result.findings if f.severity is Severity.CONTRAINDICATED]
-            # the only other contraindication in this data is a coded opioid use disorder
-            assert all(f.code == "opioid-use-disorder" for f in blockers), path.name
+            # the only other contraindications in this data are a coded opioid use disorder
+            # and a recorded death (which is listed first)
+            assert all(f.code in {"opioid-use-disorder", "patient-deceased"} for f in blockers), (
+                path.name
+            )
+            deceased = result.finding("patient-deceased")
+            assert (deceased is not None) == _deceased(documents[path]), path.name
+            if deceased is not None:
+                assert result.findings[0] == deceased, path.name
     assert with_opioids >= 3
 
 
@@ -136,3 +143,10 @@ def test_every_synthea_medicine_is_checked(
         unchecked += [f"{path.name}: {m.text}" for m in profile.medications if not m.recognised]
         assert assess(profile, kb).candidacy is not Candidacy.NEEDS_REVIEW, path.name
     assert unchecked == []
+
+
+def _deceased(doc: dict[str, Any]) -> bool:
+    patients = [
+        e["resource"] for e in doc.get("entry", []) if e["resource"]["resourceType"] == "Patient"
+    ]
+    return any(p.get("deceasedBoolean") is True or "deceasedDateTime" in p for p in patients)

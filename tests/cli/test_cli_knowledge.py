@@ -98,3 +98,47 @@ def test_prescribe_option_choices_match_the_regimen_enums() -> None:
 
     for cli, core in ((FormChoice, Form), (SaltChoice, SaltBasis), (TimeChoice, DoseTime)):
         assert {c.value for c in cli} == {c.value for c in core}
+
+
+def test_evidence_caption_keeps_low_dose_and_higher_dose_improvement_apart(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["evidence", "atopic dermatitis"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "0 improved at a low (or unreported) dose, 1 only at higher doses (50 mg/day)" in out
+
+
+def test_evidence_shows_add_on_studies_and_the_comparator_label(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rows = _json(capsys, ["evidence", "chronic pruritus", "-f", "json"])
+    lee = next(r for r in rows if r["id"] == "lee-j-2016-chronic-pruritus")  # type: ignore[index,union-attr]
+    assert "antipruritic" in lee["add_on_to"]
+    uremic = _json(capsys, ["evidence", "uremic pruritus", "-f", "json"])
+    outcomes = {r["study"]: r["outcome"] for r in uremic}  # type: ignore[index,union-attr]
+    assert outcomes["Legroux-Crespel 2004 (vs loratadine)"] == "no-difference-vs-comparator"
+    assert outcomes["Peer 1996"] == "improved"
+    assert run(["evidence", "uremic pruritus"]) == 0
+    assert "no-difference" in capsys.readouterr().out
+    assert run(["evidence", "lichen planopilaris"]) == 0
+    assert "Add-on" in capsys.readouterr().out
+
+
+def test_narrow_terminals_get_stacked_evidence_and_readable_places(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Below 120 columns `ldn evidence` prints one block per study (no squeezed table);
+    `ldn refs ID` names the places that cite it as a reader would look for them; provenance is
+    labelled as what was read, not 'Certainty' (which means something else in GRADE)."""
+    from ldn_derm.cli.app import console
+
+    monkeypatch.setattr(console, "_width", 90)
+    assert run(["evidence", "psoriasis"]) == 0
+    out = capsys.readouterr().out
+    assert "┃ Study" not in out and "Bridgman 2018" in out and "case report, n=1" in out
+    assert max(len(line) for line in out.splitlines()) <= 90
+    assert "Certainty" not in out and "(read: article)" in out
+    assert run(["refs", "label-revia-interactions"]) == 0
+    out = capsys.readouterr().out
+    assert "Safety › Thioridazine" in out
+    assert "sections" not in out and "statements[" not in out and ".refs" not in out

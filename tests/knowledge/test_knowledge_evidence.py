@@ -205,21 +205,38 @@ def test_conflict_cross_references_name_real_entries(kb: KnowledgeBase) -> None:
     assert mentioned >= 10
 
 
-def test_uremic_pruritus_keeps_the_negative_trials_and_the_cutis_claim(kb: KnowledgeBase) -> None:
+def test_uremic_pruritus_trials_are_labelled_as_they_found_and_the_cutis_claim_kept(
+    kb: KnowledgeBase,
+) -> None:
+    """Issue 14: the positive 50 mg trial is present, the placebo-controlled null trial is 'no
+    benefit', the loratadine trial is 'no difference from an active comparator' (not 'no
+    benefit'), and none of it counts as LDN evidence."""
     entries = {e.id: e for e in kb.evidence_for("uremic-pruritus")}
-    trials = [
-        entries["pauli-magnus-2000-uremic-pruritus"],
-        entries["loratadine-2004-uremic-pruritus"],
-    ]
+    expected = {
+        "peer-1996-uremic-pruritus": Outcome.IMPROVED,
+        "pauli-magnus-2000-uremic-pruritus": Outcome.NO_BENEFIT,
+        "loratadine-2004-uremic-pruritus": Outcome.NO_DIFFERENCE,
+    }
     cutis = entries["cutis-lowdown-uremic-pruritus"]
-    for trial in trials:
-        assert trial.outcome is Outcome.NO_BENEFIT
+    for ident, outcome in expected.items():
+        trial = entries[ident]
+        assert trial.outcome is outcome, ident
+        assert trial.design.is_controlled
         assert trial.dose is not None and trial.dose.low == trial.dose.high == 50
-        assert cutis.id in (trial.conflicts or "")
         assert trial.id in (cutis.conflicts or "")
+    assert "loratadine" in (entries["loratadine-2004-uremic-pruritus"].dose_note or "")
+    assert "placebo" in entries["loratadine-2004-uremic-pruritus"].effect
+    assert kb.references["peer-1996"].pmid == "8950882"
     assert cutis.refs == ["cutis-lowdown"] and "IMPROVED" in cutis.effect
     assert entries["ekelem-2019-uremic-pruritus"].outcome is Outcome.NO_BENEFIT
-    assert kb.summarize("uremic-pruritus").positive == 0  # FACTS: treat as unsupported
+    summary = kb.summarize("uremic-pruritus")
+    assert summary.positive == 1 and summary.positive_possibly_low == 0  # 50 mg only
+    assert summary.positive_higher_dose == 1 and summary.higher_dose_positive_doses == (
+        "50 mg/day",
+    )
+    condition_note = kb.conditions["uremic-pruritus"].note or ""
+    assert "the controlled trials found no benefit" not in condition_note
+    assert "Peer 1996" in condition_note and "loratadine" in condition_note
 
 
 def test_fifty_mg_nonresponder_claim_is_recorded_as_unverified(kb: KnowledgeBase) -> None:

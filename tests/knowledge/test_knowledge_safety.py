@@ -36,6 +36,9 @@ STABLE_SAFETY_IDS = {
     "tsh-screening": SafetyKind.MONITORING,
     "immunosuppression": SafetyKind.CAUTION,
     "perioperative-opioids": SafetyKind.CAUTION,
+    "overcoming-blockade": SafetyKind.CAUTION,
+    "renal-impairment": SafetyKind.CAUTION,
+    "depression-suicidality": SafetyKind.CAUTION,
     "thioridazine": SafetyKind.INTERACTION,
     "vivid-dreams": SafetyKind.ADVERSE_EFFECT,
     "gi-upset": SafetyKind.ADVERSE_EFFECT,
@@ -183,8 +186,8 @@ def test_secondary_only_items_say_so(kb: KnowledgeBase) -> None:
     assert kb.safety["immunosuppression"].certainty is Certainty.SECONDARY
     assert _says_secondary(kb.safety["immunosuppression"].caveat)
     periop = kb.safety["perioperative-opioids"]
-    assert "not been explored" in periop.text
-    assert _says_secondary(periop.caveat)
+    assert "not been explored" in (periop.caveat or "")
+    assert "not peer reviewed" in (periop.caveat or "")  # the LDN-specific web hold times
     assert "37%" in kb.safety["vivid-dreams"].frequency[0].text
     assert "original study" in (kb.safety["vivid-dreams"].caveat or "")
 
@@ -315,3 +318,59 @@ def test_every_canonical_dose_lies_inside_a_cited_range(fraction: float) -> None
     assert containing
     # ... and inside the range of a source that was read as an article or label.
     assert any(r.certainty.is_primary for r in containing)
+
+
+def test_perioperative_hold_is_cited_anaesthesia_guidance_for_standard_dose(
+    kb: KnowledgeBase,
+) -> None:
+    periop = kb.safety["perioperative-opioids"]
+    hold = next(p for p in kb.terminology.parameters if p.id == "perioperative-hold-days")
+    hours = hold.value * 24
+    assert f"{hours:g} hours" in periop.text and f"{hours:g}-hour" in (periop.caveat or "")
+    assert "standard-dose oral naltrexone" in periop.text
+    assert "standard-dose oral naltrexone" in (periop.caveat or "")
+    assert "applied to LDN by extension" in (periop.caveat or "")
+    peer_reviewed = [r for r in periop.refs if kb.references[r].certainty.is_primary]
+    assert {"burns-2022", "goel-2024"} <= set(peer_reviewed)
+    assert set(hold.refs) <= set(periop.refs) and hold.certainty is not None
+
+
+@pytest.mark.parametrize(
+    ("item_id", "label_ref"),
+    [
+        ("renal-impairment", "label-naltrexone-oral-warnings"),
+        ("depression-suicidality", "label-vivitrol-warnings"),
+        ("overcoming-blockade", "label-naltrexone-oral-warnings"),
+        ("overcoming-blockade", "label-vivitrol-warnings"),
+    ],
+)
+def test_label_items_cite_the_label_and_say_it_is_standard_dose(
+    kb: KnowledgeBase, item_id: str, label_ref: str
+) -> None:
+    item = kb.safety[item_id]
+    assert label_ref in item.refs
+    assert kb.references[label_ref].certainty is Certainty.SEEN_LABEL
+    caveat = item.caveat or ""
+    assert "LDN" in caveat and ("50 mg" in caveat or "50-mg" in caveat or "label" in caveat)
+
+
+def test_depression_caveat_names_the_addiction_population_and_the_antidepressant_rule(
+    kb: KnowledgeBase,
+) -> None:
+    caveat = kb.safety["depression-suicidality"].caveat or ""
+    assert "addiction treatment" in caveat and "50 mg" in caveat
+    assert "Antidepressant use is not counted" in caveat
+
+
+def test_monograph_carries_the_blockade_warning_and_the_surgery_counselling(
+    kb: KnowledgeBase,
+) -> None:
+    sections = {s.id: s for s in monograph_sections(kb)}
+    warnings = {i.source_id for i in sections["warnings"].items}
+    assert {"overcoming-blockade", "renal-impairment", "depression-suicidality"} <= warnings
+    assert "perioperative-opioids" in warnings
+    counselling = [i.text for i in sections["counselling"].items]
+    assert any("fatal overdose" in t and "withdrawal" in t for t in counselling)
+    surgery = kb.drug.statement("counsel-surgery")
+    assert "72 hours" in surgery.text and "standard-dose oral naltrexone" in surgery.text
+    assert surgery.caveat and "applied to LDN by extension" in surgery.caveat

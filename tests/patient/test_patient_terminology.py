@@ -175,6 +175,27 @@ def test_codes_verified_in_synthea_appear_there_with_that_display(
             assert norm(display) in seen[code], (code, display, seen[code])
 
 
+def test_codes_verified_in_the_bulk_sample_appear_there_with_that_display(
+    kb: KnowledgeBase, synthea_bundles: list[Path]
+) -> None:
+    folder = synthea_bundles[0].parent.parent / "bulk-sample-10"
+    seen: dict[str, set[str]] = {}
+    for path in folder.glob("Condition*.ndjson"):
+        for line in path.read_bytes().splitlines():
+            for coding in orjson.loads(line).get("code", {}).get("coding", []):
+                seen.setdefault(coding["code"], set()).add(norm(coding.get("display", "")))
+    claims = [
+        (coding.code, coding.display or "")
+        for concept in kb.terminology.concepts
+        for coding in concept.snomed
+        if coding.verified and (coding.source or "").startswith("bulk-sample-10")
+    ]
+    assert len(claims) >= 4
+    for code, display in claims:
+        assert code in seen, code
+        assert norm(display) in seen[code], (code, display, seen[code])
+
+
 def test_verified_ingredient_rxcuis_are_the_standards_list(kb: KnowledgeBase) -> None:
     # STANDARDS.md 4.1 (CDC OMTK 2019): the only ingredient RxCUIs allowed to be 'verified'.
     omtk = {

@@ -27,11 +27,23 @@ def test_contraindicated_patient_is_blocked_and_nothing_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "rx"
-    bundle = _bundle("Chet_Thompson_eda17701")  # current opioid analgesic in the record
+    bundle = _bundle("Eliseo_Cummings_55c373ad")  # current opioid analgesic in the record
     assert run([*ARGS, "--patient", str(bundle), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ldn: error: prescription blocked:") and "opioid" in err.lower()
     assert "MedicationRequest/" in err  # names the record that triggered it
+    assert not out.exists()
+
+
+def test_deceased_patient_is_blocked_and_the_death_is_named_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rx"
+    bundle = _bundle("Chet_Thompson_eda17701")  # died in 1968; an opioid order too
+    assert run([*ARGS, "--patient", str(bundle), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ldn: error: prescription blocked: The record says this patient has died")
+    assert "(and 1 more)" in err  # the opioid contraindication is still counted
     assert not out.exists()
 
 

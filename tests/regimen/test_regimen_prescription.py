@@ -35,6 +35,8 @@ GOLDEN_CASES: dict[str, dict[str, Any]] = {
         "condition": "lichen-planopilaris",
         "regimen": {"preset": "fixed-3mg", "days": 90},
         "form": "capsule",
+        # the only randomised trial was negative: the evidence must be acknowledged (issue 14)
+        "overrides": {"evidence": "patient prefers LDN after discussing the negative trial"},
     },
     "cleveland-hhd-capsule": {
         "condition": "hailey-hailey-disease",
@@ -46,7 +48,13 @@ GOLDEN_CASES: dict[str, dict[str, Any]] = {
 
 def _package(case: dict[str, Any]) -> Prescription:
     reg = build_regimen(**case["regimen"], start_date=START)
-    return build_prescription(case["condition"], reg, case["form"], authored_on=START)
+    return build_prescription(
+        case["condition"],
+        reg,
+        case["form"],
+        authored_on=START,
+        overrides=case.get("overrides"),
+    )
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
@@ -80,7 +88,7 @@ def packages(draw: st.DrawFn) -> Prescription:
         time=draw(st.sampled_from(["bedtime", "morning"])),
     )
     return build_prescription(
-        draw(st.sampled_from(["psoriasis", "hailey-hailey-disease", "lichen-planopilaris"])),
+        draw(st.sampled_from(["psoriasis", "hailey-hailey-disease", "darier-disease"])),
         reg,
         draw(st.sampled_from(["capsule", "liquid"])),
         salt=draw(st.sampled_from(["hcl", "base"])),
@@ -109,11 +117,24 @@ def test_medication_request_validates_round_trips_and_matches_the_schedule(
         dose = dosage.doseAndRate[0].doseQuantity
         assert Decimal(str(dose.value)) == step.dose_mg
         assert (dose.system, dose.code) == ("http://unitsofmeasure.org", "mg")
-    supply = model.dispenseRequest.expectedSupplyDuration
-    assert (supply.value, supply.code) == (reg.days, "d")
-    qty = model.dispenseRequest.quantity
+    dispense = model.dispenseRequest
+    supply, qty = dispense.expectedSupplyDuration, dispense.quantity
+    fills = rx.compounding.fills
     value, code = rx.compounding.dispense_quantity
-    assert (Decimal(str(qty.value)), qty.code) == (value, code)
+    assert sum(f.days for f in fills) == reg.days and sum(f.quantity for f in fills) == value
+    assert dispense.numberOfRepeatsAllowed == len(fills) - 1
+    if len(fills) == 1:  # one fill within the beyond-use date: the whole supply, no repeats
+        assert (supply.value, supply.code) == (reg.days, "d")
+        assert (Decimal(str(qty.value)), qty.code) == (value, code)
+        assert dispense.initialFill is None
+    else:  # the first fill, then repeats of at most the largest later fill
+        first, later = fills[0], fills[1:]
+        assert dispense.initialFill.duration.value == first.days
+        assert Decimal(str(dispense.initialFill.quantity.value)) == first.quantity
+        assert (supply.value, supply.code) == (max(f.days for f in later), "d")
+        assert Decimal(str(qty.value)) == max(f.quantity for f in later) and qty.code == code
+        assert rx.compounding.fill_plan is not None
+        assert all(f.days <= rx.compounding.fill_plan.limit_days for f in fills)
     assert any("Compounding" in n.text for n in model.note)
 
 
@@ -204,11 +225,14 @@ def test_the_assumed_bedtime_is_cited_in_the_prescription_text() -> None:
 def test_follow_up_advice_names_the_scheme_it_comes_from_not_its_dosing() -> None:
     from ldn_derm.regimen.monitoring import build_monitoring_plan
 
-    plan = build_monitoring_plan("psoriasis", build_regimen(target_mg=4.5, start_date=START))
-    [item] = plan.follow_up
+    reg = build_regimen(target_mg=4.5, start_date=START)
+    [item] = build_monitoring_plan("hailey-hailey-disease", reg).follow_up
     assert item.text.startswith("Follow-up every 2-3 months")
-    assert "Hailey-Hailey" in item.text  # where the interval was reported
-    assert "titrate" not in item.text  # the HHD dosing is not advice for a psoriasis plan
+    assert "Cleveland Clinic HHD" in item.text  # where the interval was reported
+    assert "titrate" not in item.text  # the scheme's dosing is not follow-up advice
+    # a psoriasis plan does not borrow it (issue 14): no source reports a psoriasis follow-up
+    [other] = build_monitoring_plan("psoriasis", reg).follow_up
+    assert "not established" in other.text and not other.refs
 
 
 def test_compounding_instructions_and_the_default_concentration_are_cited() -> None:
@@ -234,3 +258,24 @@ def test_compounding_instructions_and_the_default_concentration_are_cited() -> N
     listed = text.split("References:", 1)[1]
     entry = next(ln for ln in listed.splitlines() if ln.strip().startswith(f"{mark}. "))
     assert kb.references["fawcett-1997"].title[:30] in entry
+
+
+def test_monitoring_plan_gives_the_perioperative_hold_as_standard_dose_guidance() -> None:
+    kb = get_knowledge()
+    plan = build_monitoring_plan("psoriasis", kb=kb)
+    assert [i.id for i in plan.opioids] == [
+        "opioid-interactions",
+        "overcoming-blockade",
+        "perioperative-opioids",
+        "perioperative-hold",
+    ]
+    hold = plan.opioids[-1]
+    assert "72 hours (3 days)" in hold.text and "standard-dose oral naltrexone" in hold.text
+    assert "No LDN-specific hold time was found" in hold.text
+    assert hold.caveat and "applied to LDN by extension" in hold.caveat
+    assert {"burns-2022", "goel-2024"} <= set(hold.refs) and hold.certainty == "seen-abstract"
+    md = plan.markdown(kb)
+    assert "**Before planned surgery.**" in md and "*Caveat:*" in md
+    assert "overdose" in md  # the overcoming-the-blockade warning travels with the plan
+    data = plan.to_dict()
+    assert data["opioids"][-1]["id"] == "perioperative-hold"

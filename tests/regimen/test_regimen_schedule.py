@@ -182,9 +182,13 @@ def test_beyond_use_dates_only_where_a_source_supports_them() -> None:
     assert [s.days for s in lactose.stability] == [None]
     assert "No beyond-use date is supported" in lactose.stability[0].text
     odd = compound(reg, "liquid", concentration="0.5 mg/mL")
-    assert [s.days for s in odd.stability] == [None]
-    liquid = compound(reg, "liquid")
-    assert all("dispense it in parts" in s.text for s in liquid.stability)  # 90 > 60 / 30 days
+    assert odd.stability[0].days is None  # no BUD; split at the stated convention only
+    assert odd.fill_plan is not None and not odd.fill_plan.cited_bud
+    liquid = compound(reg, "liquid")  # refrigerated by default: the 60-day finding
+    assert [s.days for s in liquid.stability] == [60, 60]  # the finding, then the split
+    assert "split into 2 fills of at most 60 days" in liquid.stability[1].text
+    room = compound(reg, "liquid", storage="room-temperature")
+    assert [s.days for s in room.stability] == [30, 30] and len(room.fills) == 3
 
 
 def test_default_bedtime_is_cited_from_the_knowledge_base() -> None:

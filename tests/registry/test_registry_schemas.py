@@ -133,3 +133,36 @@ def test_default_primary_measures_follow_the_conditions() -> None:
             assert measure is Measure.LPPAI
         elif "pruritus" in cond:
             assert measure is Measure.ITCH_NRS
+
+
+# ------------------------------------------------------------------ the prescribing dose check
+
+
+@pytest.mark.parametrize(
+    ("dose", "message"),
+    [
+        (45, r"45 mg is 10× 4\.5 mg"),  # the defect: a 45 mg visit was accepted
+        (0.45, r"0\.45 mg is 1/10 of 4\.5 mg"),
+        (6, r"above the low-dose range"),
+        (50, r"not a low dose"),
+        (0.25, r"below even the lowest titration step"),
+    ],
+)
+def test_visit_doses_get_the_prescribing_check_and_its_slip_hint(dose: float, message: str) -> None:
+    with pytest.raises(RegistryInputError, match=message) as err:
+        parse(VisitIn, visit(dose_mg=dose), "visit")
+    assert "Dose (mg/day)" in str(err.value) and "low-dose courses only" in str(err.value)
+    assert "override" not in str(err.value)  # the registry has none to offer
+
+
+@pytest.mark.parametrize("dose", [0, 0.5, 1, 1.5, 3, 4.5])
+def test_paused_titration_and_in_range_visit_doses_are_accepted(dose: float) -> None:
+    assert parse(VisitIn, visit(dose_mg=dose), "visit").dose_mg == dose
+
+
+def test_a_regimen_target_must_lie_in_the_range_but_may_start_lower() -> None:
+    data = {"condition_id": "psoriasis", "start_date": "2025-01-01"}
+    ok = parse(CourseIn, {**data, "regimen": {"start_dose_mg": 0.5, "target_dose_mg": 4.5}}, "c")
+    assert ok.regimen.start_dose_mg == 0.5
+    with pytest.raises(RegistryInputError, match=r"Regimen target dose.*below the low-dose"):
+        parse(CourseIn, {**data, "regimen": {"start_dose_mg": 0.5, "target_dose_mg": 1}}, "c")

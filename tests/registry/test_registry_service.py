@@ -270,3 +270,18 @@ def test_concurrent_writers_lose_no_updates(
     assert final.notes is not None
     assert sorted(m for m in markers if final.notes.count(m) == 1) == sorted(markers)
     assert final.version == course.version + len(markers)
+
+
+def test_a_45_mg_visit_is_refused_and_the_dashboard_keeps_its_bands(
+    clinic: Registry, course: CourseView
+) -> None:
+    from ldn_derm.registry.analytics.response import dose_bands, evaluate
+
+    clinic.add_visit(course.id, visit_payload(0, dose_mg=3))
+    before = evaluate(clinic.get_course(course.id))
+    with pytest.raises(RegistryInputError, match=r"45 mg is 10× 4\.5 mg"):
+        clinic.add_visit(course.id, visit_payload(30, dose_mg=45))
+    after = clinic.get_course(course.id)
+    assert [v.dose_mg for v in after.visits] == [3]
+    assert evaluate(after).max_dose_mg == before.max_dose_mg == 3
+    assert evaluate(after).dose_band == dose_bands()[2]

@@ -20,7 +20,10 @@ def results() -> list[SimulationResult]:
 def test_png_and_svg(results: list[SimulationResult], tmp_path: Path) -> None:
     png = plot_occupancy(results, tmp_path / "fig.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
-    svg = plot_occupancy(results, tmp_path / "sub" / "fig.svg").read_text(encoding="utf-8")
+    with pytest.raises(InputError, match="No such file or directory"):  # no folder is created
+        plot_occupancy(results, tmp_path / "sub" / "fig.svg")
+    assert not (tmp_path / "sub").exists()
+    svg = plot_occupancy(results, tmp_path / "fig.svg").read_text(encoding="utf-8")
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert "Rabiner 2011" in svg and "plasma-driven bound" in svg and "night" in svg
 

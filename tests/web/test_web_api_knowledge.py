@@ -142,3 +142,20 @@ def test_every_page_footer_summarises_the_evidence_from_the_data(dev_client: Tes
     mix = get_knowledge().evidence_mix()
     for path in ("/", "/evidence", "/references", "/registry/login"):
         assert mix in dev_client.get(path).text, path
+
+
+def test_evidence_index_and_api_keep_low_dose_and_higher_dose_counts_apart(
+    dev_client: TestClient,
+) -> None:
+    html = dev_client.get("/evidence").text
+    assert "Improved at a low (or unreported) dose" in html
+    assert "Improved only at higher doses (not LDN)" in html
+    assert "negative controlled trial at low dose" in html  # lichen planopilaris
+    conditions = {c["id"]: c for c in dev_client.get("/api/v1/conditions").json()}
+    ad = conditions["atopic-dermatitis-pruritus"]
+    assert (ad["improved_low_dose"], ad["improved_higher_dose_only"]) == (0, 1)
+    assert conditions["lichen-planopilaris"]["negative_controlled_low_dose"] == [
+        "lpp-rct-2020-lichen-planopilaris"
+    ]
+    page = dev_client.get("/evidence/chronic-pruritus").text
+    assert "Add-on, not naltrexone alone" in page

@@ -78,14 +78,38 @@ def test_prescribing_for_an_opioid_user_is_blocked_without_a_reason(
 ) -> None:
     from web_helpers import synthea_bundle
 
-    bundle = synthea_bundle("Chet_Thompson")  # active oxycodone
+    bundle = synthea_bundle("Eliseo_Cummings")  # an active opioid order
     blocked = dev_client.post("/api/v1/prescribe", json={**TITRATION, "bundle": bundle})
     assert blocked.status_code == 422
     assert blocked.json()["type"].endswith("#blocked")
     assert "opioid" in blocked.json()["detail"].lower()
+    died = synthea_bundle("Chet_Thompson")  # active oxycodone, and a date of death
+    first = dev_client.post("/api/v1/prescribe", json={**TITRATION, "bundle": died})
+    assert first.status_code == 422
+    assert "has died" in first.json()["detail"]  # the death is named first
     reason = "Opioid stopped yesterday; patient informed of the risk."
     allowed = dev_client.post(
         "/api/v1/prescribe", json={**TITRATION, "bundle": bundle, "override_reason": reason}
     )
     assert allowed.status_code == 200, allowed.text
     assert allowed.json()["override_reason"] == reason
+
+
+def test_named_overrides_through_the_api(dev_client: TestClient) -> None:
+    """The same checks as the CLI: evidence acknowledged by name, a placeholder refused, the
+    standard dose never covering 6 mg, fills within the beyond-use date."""
+    body = {**TITRATION, "condition": "uremic-pruritus"}
+    refused = dev_client.post("/api/v1/prescribe", json=body)
+    assert refused.status_code == 422 and "'evidence'" in refused.json()["detail"]
+    x = dev_client.post("/api/v1/prescribe", json={**body, "overrides": {"evidence": "x"}})
+    assert x.status_code == 422 and "placeholder" in x.json()["detail"]
+    reason = "renal team asked for a low-dose trial; patient informed"
+    ok = dev_client.post("/api/v1/prescribe", json={**body, "overrides": {"evidence": reason}})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["overrides"] == {"evidence": reason}
+    assert ok.json()["evidence"]["level"] == "higher-dose-only"
+    six = dev_client.post("/api/v1/prescribe", json={**TITRATION, "target_mg": 6})
+    assert six.status_code == 422 and "above-low-dose" in six.json()["detail"]
+    liquid = dev_client.post("/api/v1/prescribe", json={**TITRATION, "form": "liquid"})
+    dispense = liquid.json()["medication_request"]["dispenseRequest"]
+    assert dispense["numberOfRepeatsAllowed"] == 1 and "initialFill" in dispense

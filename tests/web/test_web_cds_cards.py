@@ -187,3 +187,31 @@ def test_feedback_round_trip_with_returned_uuids(client: TestClient, signer: Sig
         path, json=feedback, headers={"Authorization": f"Bearer {signer.token(BASE_URL + path)}"}
     )
     assert response.json() == {"stored": 1}
+
+
+def test_patient_view_says_when_the_screen_is_incomplete(
+    client: TestClient, signer: Signer
+) -> None:
+    """Evidence is never shown as if the safety screen were complete: an unidentified current
+    medicine gives a warning card first, naming it."""
+    pid, prefetch = prefetch_from_bundle(synthea_bundle("Alberto_Atencio"))
+    prefetch = with_condition(prefetch, PSORIASIS)
+    meds = prefetch.get("medications") or {"resourceType": "Bundle", "type": "searchset"}
+    mystery = {
+        "resourceType": "MedicationRequest",
+        "id": "mystery-1",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{pid}"},
+        "medicationCodeableConcept": {"text": "Fooxol"},
+    }
+    meds = {**meds, "entry": [*meds.get("entry", []), {"resource": mystery}]}
+    prefetch["medications"] = meds
+    response = call(client, signer, "ldn-patient-view", hook_request("patient-view", pid, prefetch))
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    assert cards[0]["indicator"] == "warning" and "Fooxol" in cards[0]["detail"]
+    assert (
+        "could not check" in cards[0]["summary"].lower() or "not identified" in cards[0]["summary"]
+    )
+    assert any("psoriasis" in c["summary"].lower() for c in cards[1:])

@@ -62,8 +62,7 @@ def test_card_source_names_the_first_reference() -> None:
     resources = {k: list(resources_in(v)) for k, v in prefetch.items()}
     kb = get_knowledge()
     records = [r for rs in resources.values() for r in rs]
-    orders = cards.draft_naltrexone_orders(body)
-    findings = domain.cds_order_findings(records, orders)
+    findings = domain.cds_order_findings(records, body["context"]["draftOrders"])
     assert findings
     for finding in findings:
         first_twice = [cards.render_card(finding, settings)["source"] for _ in range(2)]

@@ -68,6 +68,8 @@ def fhir_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
                 body = prefetch["conditions"]
             elif resource[-1] == "MedicationRequest":
                 body = prefetch["medications"]
+            elif resource[-1] == "MedicationStatement":
+                body = prefetch["statements"]
             else:
                 self.send_response(404)
                 self.end_headers()
@@ -114,8 +116,12 @@ def test_missing_keys_are_fetched_with_the_token(
     assert len(got["medications"]) == len(prefetch["medications"]["entry"])
     assert len(got["conditions"]) == len(prefetch["conditions"]["entry"])
     asked = {s["path"] for s in seen}
-    assert {"/fhir/Condition", "/fhir/MedicationRequest"} <= asked  # the keys not prefetched
-    assert asked <= {"/fhir/Condition", "/fhir/MedicationRequest", "/fhir/Observation"}
+    wanted = {"/fhir/Condition", "/fhir/MedicationRequest", "/fhir/MedicationStatement"}
+    assert wanted <= asked  # the keys not prefetched
+    assert asked <= {*wanted, "/fhir/Observation"}
+    includes = {s["path"]: s["query"].get("_include") for s in seen}
+    assert includes["/fhir/MedicationRequest"] == ["MedicationRequest:medication"]
+    assert includes["/fhir/MedicationStatement"] == ["MedicationStatement:medication"]
     assert all(s["auth"] == "Bearer secret-token" for s in seen)
     assert all(s["query"]["patient"] == [pid] for s in seen)
 

@@ -9,8 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web_helpers import naltrexone_order
 
-from ldn_derm.web.cds.cards import is_naltrexone
-from ldn_derm.web.domain import daily_dose_mg
+from ldn_derm.regimen.orders import read_doses, read_draft_orders
 
 json_values = st.recursive(
     st.none()
@@ -57,18 +56,24 @@ json_values = st.recursive(
 @given(order=json_values)
 def test_dose_reader_never_crashes(order: Any) -> None:
     if isinstance(order, dict):
-        result = daily_dose_mg(order)
-        assert result is None or result > 0
-        is_naltrexone(order)
+        for step in read_doses(order, None):
+            assert (step.mg_per_day is None) == (step.problem is not None)
+            assert step.mg_per_day is None or step.mg_per_day > 0
+        read_draft_orders({"resourceType": "Bundle", "entry": [{"resource": order}]})
+
+
+def _daily(order: dict[str, Any]) -> float | None:
+    (step,) = read_doses(order, None)
+    return None if step.mg_per_day is None else float(step.mg_per_day)
 
 
 def test_dose_reader_reads_frequency_and_units() -> None:
-    assert daily_dose_mg(naltrexone_order("p", mg=2.25, per_day=2)) == 4.5
+    assert _daily(naltrexone_order("p", mg=2.25, per_day=2)) == 4.5
     order = naltrexone_order("p", mg=4500)
     order["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["code"] = "ug"
-    assert daily_dose_mg(order) == 4.5
+    assert _daily(order) == 4.5
     order["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["code"] = "tablet"
-    assert daily_dose_mg(order) is None
+    assert _daily(order) is None  # a count of tablets of a product of unknown strength
 
 
 @settings(

@@ -35,6 +35,14 @@ def _record(condition_text: str) -> list[dict[str, object]]:
     ]
 
 
+def _draft(*orders: object) -> dict[str, object]:
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": o} for o in orders],
+    }
+
+
 NALTREXONE_50 = {
     "resourceType": "MedicationRequest",
     "id": "draft",
@@ -53,7 +61,7 @@ NALTREXONE_50 = {
 def test_a_50_mg_order_for_a_condition_studied_only_at_50_mg_gets_no_ldn_cards() -> None:
     from ldn_derm.web.domain import cds_order_findings
 
-    assert cds_order_findings(_record("Prurigo nodularis"), [NALTREXONE_50]) == []
+    assert cds_order_findings(_record("Prurigo nodularis"), _draft(NALTREXONE_50)) == []
 
 
 def test_the_dose_warning_cites_the_standard_dose_and_shows_the_plans_assumptions() -> None:
@@ -61,8 +69,8 @@ def test_the_dose_warning_cites_the_standard_dose_and_shows_the_plans_assumption
     from ldn_derm.web.domain import cds_order_findings
 
     kb = get_knowledge()
-    findings = cds_order_findings(_record("Hailey-Hailey disease"), [NALTREXONE_50])
-    warning = next(f for f in findings if f["severity"] == "warning")
+    findings = cds_order_findings(_record("Hailey-Hailey disease"), _draft(NALTREXONE_50))
+    warning = next(f for f in findings if f["severity"] == "caution")
     assert set(kb.drug.standard_dose_refs) <= set(warning["references"])
     plan = next(f for f in findings if f["code"] == "ldn-titration-and-monitoring")
     assert "Assumed: Time of day not given" in plan["detail"]
@@ -88,22 +96,24 @@ def test_stated_reasons_decide_whether_an_order_is_ldn() -> None:
 
     psoriasis = _record("Psoriasis")
     # naltrexone for alcohol use disorder in a psoriasis patient: not ours to judge
-    assert cds_order_findings(psoriasis, [_order(50, [{"text": "Alcohol use disorder"}])]) == []
+    assert (
+        cds_order_findings(psoriasis, _draft(_order(50, [{"text": "Alcohol use disorder"}]))) == []
+    )
     # every stated reason is checked, not only the first one recognised
     both = [{"text": "Pruritus in atopic dermatitis"}, {"text": "Psoriasis"}]
-    found = cds_order_findings(_record("Lichen planus"), [_order(50, both)])
+    found = cds_order_findings(_record("Lichen planus"), _draft(_order(50, both)))
     assert any("for Psoriasis" in f["summary"] for f in found)
     # malformed reasons are ignored, not a crash
     for bad in (5, [5], [{"coding": 5}], [{"coding": [5]}]):
-        assert cds_order_findings(psoriasis, [_order(50, bad)])
+        assert cds_order_findings(psoriasis, _draft(_order(50, bad)))
 
 
 def test_the_dose_warning_depends_on_where_the_dose_lies() -> None:
     from ldn_derm.web.domain import cds_order_findings
 
     def warning(mg: float) -> dict[str, object]:
-        found = cds_order_findings(_record("Hailey-Hailey disease"), [_order(mg)])
-        return next(f for f in found if f["severity"] == "warning")
+        found = cds_order_findings(_record("Hailey-Hailey disease"), _draft(_order(mg)))
+        return next(f for f in found if f["severity"] == "caution")
 
     assert "below the low-dose range" in str(warning(1)["summary"])
     assert "standard dose" not in str(warning(1)["detail"])

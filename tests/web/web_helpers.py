@@ -101,10 +101,16 @@ def prefetch_from_bundle(bundle: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         for r in resources
         if r["resourceType"] == "MedicationRequest" and r.get("status") == "active"
     ]
+    statements = [
+        r
+        for r in resources
+        if r["resourceType"] == "MedicationStatement" and r.get("status") == "active"
+    ]
     return patient["id"], {
         "patient": patient,
         "conditions": _searchset(conditions),
         "medications": _searchset(meds),
+        "statements": _searchset(statements),
     }
 
 

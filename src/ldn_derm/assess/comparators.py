@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ldn_derm.assess.context import Context, listing
-from ldn_derm.assess.models import ComparatorResult, Finding, NotAssessed, Severity
+from ldn_derm.assess.labs import lab_evidence, when
+from ldn_derm.assess.models import ComparatorResult, Finding, Severity
 from ldn_derm.assess.safety_rules import abnormal_liver_tests, childbearing_possible
-from ldn_derm.knowledge.models import Concern, LabThreshold
-from ldn_derm.patient.profile import LabFact, PregnancyStatus
+from ldn_derm.knowledge.models import Concern
+from ldn_derm.patient.profile import PregnancyStatus
 
 
 @dataclass
@@ -46,13 +47,13 @@ def patient_concerns(ctx: Context) -> dict[Concern, Evidence]:
             concept = ctx.m.concepts[threshold.concept]
             if concept.concern is None:
                 continue
-            hit = _lab_evidence(ctx, lab_id, threshold)
+            hit = lab_evidence(ctx, lab_id, threshold)
             if hit is not None:
                 concerns.setdefault(concept.concern, Evidence()).add(*hit)
 
     for lab in abnormal_liver_tests(ctx):
         concerns.setdefault(Concern.LIVER_DISEASE, Evidence()).add(
-            f"{lab.text} flagged high on {_when(lab)}", [lab.ref]
+            f"{lab.text} flagged high on {when(lab)}", [lab.ref]
         )
 
     if profile.pregnancy is PregnancyStatus.PREGNANT:
@@ -67,74 +68,6 @@ def patient_concerns(ctx: Context) -> dict[Concern, Evidence]:
             possible_only=True,
         )
     return concerns
-
-
-def _lab_evidence(
-    ctx: Context, lab_id: str, threshold: LabThreshold
-) -> tuple[str, list[str]] | None:
-    recent = [x for x in ctx.recent_labs(lab_id) if x.value is not None]
-    if not recent:
-        return None
-    latest = recent[0]
-    units = {u.lower() for u in threshold.units}
-    if latest.unit is not None and latest.unit.lower() not in units:
-        ctx.notes.append(_unit_note(latest, threshold))
-        return None
-    if not _meets(latest.value, threshold):
-        return None
-    bound = (
-        f"at least {threshold.at_least:g}"
-        if threshold.at_least is not None
-        else f"below {threshold.below:g}"
-    )
-    fact = f"latest {latest.text} {latest.value:g} {latest.unit or ''}".rstrip()
-    fact += f" on {_when(latest)} ({bound})"
-    refs = [latest.ref]
-    if threshold.concept == "ckd":
-        fact += _persistence(ctx, lab_id, threshold, latest, refs)
-    return fact, refs
-
-
-def _persistence(
-    ctx: Context, lab_id: str, threshold: LabThreshold, latest: LabFact, refs: list[str]
-) -> str:
-    """Whether an earlier result also met the cut-off long enough before (KDIGO: > 3 months)."""
-    if latest.effective is None:
-        return ""
-    span = ctx.days("ckd-persistence-days")
-    earlier = [
-        x
-        for x in ctx.profile.labs_of(lab_id)
-        if x.value is not None
-        and x.effective is not None
-        and latest.effective - x.effective >= span
-        and _meets(x.value, threshold)
-    ]
-    if earlier:
-        refs.append(earlier[0].ref)
-        return f"; also on {_when(earlier[0])}, so lasting over {span.days} days"
-    return f"; not shown to last {span.days} days"
-
-
-def _meets(value: float | None, threshold: LabThreshold) -> bool:
-    if value is None:
-        return False
-    if threshold.at_least is not None:
-        return value >= threshold.at_least
-    return threshold.below is not None and value < threshold.below
-
-
-def _when(lab: LabFact) -> str:
-    return lab.effective.isoformat() if lab.effective else "an unrecorded date"
-
-
-def _unit_note(lab: LabFact, threshold: LabThreshold) -> NotAssessed:
-    return NotAssessed(
-        kind="observation",
-        text=f"{lab.text} {lab.value:g} {lab.unit}",
-        reason=f"unit not comparable with the cut-off ({', '.join(threshold.units)})",
-        ref=lab.ref,
-    )
 
 
 def comparator_results(ctx: Context) -> list[ComparatorResult]:

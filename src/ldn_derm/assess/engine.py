@@ -16,7 +16,7 @@ from ldn_derm.assess.models import (
     Severity,
 )
 from ldn_derm.assess.opioids import opioid_findings
-from ldn_derm.assess.safety_rules import safety_findings
+from ldn_derm.assess.safety_rules import DECEASED, safety_findings
 from ldn_derm.knowledge import KnowledgeBase, get_knowledge
 from ldn_derm.patient.profile import PatientProfile
 from ldn_derm.patient.terminology import matcher_for
@@ -31,7 +31,8 @@ def assess(
     raises): callers that never show it (CDS cards, on every order signature) skip its cost.
     Candidacy, indications and findings do not depend on it.
 
-    Candidacy: 'contraindicated' if any finding is a contraindication; otherwise
+    Candidacy: 'contraindicated' if any finding is a contraindication (a patient recorded as
+    deceased is one, and that finding is listed first); otherwise
     'no-indication' unless an active condition matches an LDN indication with at least one
     study reporting improvement at a dose that may be low (within or starting in the low-dose
     range, or not reported; improvement only at higher doses such as 50 mg is not LDN
@@ -46,7 +47,8 @@ def assess(
         *safety_findings(ctx),
         *indication_notes,
     ]
-    findings.sort(key=lambda f: f.severity.rank)  # stable: rule order within a severity
+    # a deceased patient comes first of all, then by severity; stable: rule order within one
+    findings.sort(key=lambda f: (f.code != DECEASED, f.severity.rank))
     compared = comparator_results(ctx) if comparators else []
 
     severities = {f.severity for f in findings}
@@ -66,6 +68,7 @@ def assess(
         for n in profile.not_assessed
     ]
     not_assessed += ctx.notes
+    not_assessed = list(dict.fromkeys(not_assessed))  # two rules may note the same lab
     return Assessment(
         patient=PatientSummary(
             id=profile.id, age=profile.age, sex=profile.sex.value, deceased=profile.deceased

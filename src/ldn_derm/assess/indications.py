@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ldn_derm.assess.context import Context
 from ldn_derm.assess.models import Finding, Indication, IndicationEvidence, Severity
+from ldn_derm.knowledge.base import ConditionSummary
 
 
 def indications(ctx: Context) -> tuple[list[Indication], list[Finding]]:
@@ -38,6 +39,8 @@ def indications(ctx: Context) -> tuple[list[Indication], list[Finding]]:
                     negative_or_mixed=summary.negative_or_mixed,
                     doses_mg_per_day=list(summary.doses_mg_per_day),
                     positive_possibly_low=summary.positive_possibly_low,
+                    positive_higher_dose=summary.positive_higher_dose,
+                    negative_controlled_low=list(summary.negative_controlled_low),
                 ),
                 references=list(summary.references),
             )
@@ -88,10 +91,42 @@ def indications(ctx: Context) -> tuple[list[Indication], list[Finding]]:
                     references=list(summary.references),
                 )
             )
+        if summary.negative_controlled_low:
+            notes.append(_negative_controlled(ctx, summary, list(dict.fromkeys(refs))))
     result.sort(
         key=lambda i: (-i.evidence.positive_possibly_low, -i.evidence.positive, i.condition)
     )
     return result, notes
+
+
+def _negative_controlled(ctx: Context, summary: ConditionSummary, refs: list[str]) -> Finding:
+    """A caution: a controlled study at a dose that may be low was negative. It outweighs
+    uncontrolled reports of improvement, so the patient is not a plain candidate."""
+    condition = summary.condition
+    trials = [ctx.kb.evidence[i] for i in summary.negative_controlled_low]
+    described = "; ".join(
+        f"{e.study} ({e.design.value}, n={e.n or 'not reported'}, "
+        f"{e.dose.label() if e.dose else 'dose not reported'}"
+        f"{', added to ' + e.add_on_to if e.add_on_to else ''}): {e.outcome.value}"
+        for e in trials
+    )
+    uncontrolled = (
+        f" Uncontrolled reports that improved ({summary.positive_possibly_low} at a low or "
+        "unreported dose) do not outweigh a negative controlled study."
+        if summary.positive_possibly_low
+        else ""
+    )
+    return Finding(
+        code="indication-evidence-negative-controlled",
+        severity=Severity.CAUTION,
+        summary=(
+            f"{condition.name}: the controlled evidence at a low dose is negative "
+            f"({len(trials)} stud{'y' if len(trials) == 1 else 'ies'})"
+        ),
+        detail=(f"{described}.{uncontrolled} {summary.line()}."),
+        triggered_by=refs,
+        references=sorted({r for e in trials for r in e.refs}),
+    )
 
 
 def supported(indication: Indication) -> bool:

@@ -60,6 +60,10 @@ class IndicationEvidence(_Model):
     doses_mg_per_day: list[str]
     # studies that improved at a low dose or an unreported one: what LDN candidacy rests on
     positive_possibly_low: int = 0
+    # studies that improved only above the low-dose range (e.g. 50 mg/day): not LDN evidence
+    positive_higher_dose: int = 0
+    # controlled studies at a dose that may be low with a negative outcome (entry ids)
+    negative_controlled_low: list[str] = Field(default_factory=list)
 
 
 class Indication(_Model):

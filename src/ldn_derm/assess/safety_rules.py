@@ -1,21 +1,27 @@
 """LDN safety rules other than opioids: hypersensitivity, pregnancy, breastfeeding, liver,
-thyroid, immunosuppression; plus record-level notes (deceased, age)."""
+kidney, thyroid, depression, immunosuppression; plus record-level findings (deceased, age)."""
 
 from __future__ import annotations
 
 from ldn_derm.assess.context import Context, describe_medication, listing
+from ldn_derm.assess.labs import lab_evidence
 from ldn_derm.assess.models import Finding, Severity
 from ldn_derm.patient.profile import LabFact, MedStatus, PregnancyStatus, Sex
+
+DECEASED = "patient-deceased"  # blocking, and shown before every other finding
+RENAL_CONCEPTS = ("ckd", "dialysis")
 
 
 def safety_findings(ctx: Context) -> list[Finding]:
     return [
+        *_record(ctx),
         *_allergies(ctx),
         *_pregnancy(ctx),
         *_liver(ctx),
+        *_renal(ctx),
         *_thyroid(ctx),
+        *_depression(ctx),
         *_immunosuppression(ctx),
-        *_record(ctx),
     ]
 
 
@@ -57,7 +63,7 @@ def childbearing_possible(ctx: Context) -> bool:
     profile = ctx.profile
     if profile.pregnancy is not PregnancyStatus.UNKNOWN or profile.sex is Sex.MALE:
         return False
-    if profile.deceased is not None:
+    if profile.is_deceased:
         return False
     if profile.age is None:
         return profile.sex is Sex.FEMALE
@@ -139,6 +145,56 @@ def abnormal_liver_tests(ctx: Context) -> list[LabFact]:
         if recent and recent[0].flag == "high":
             out.append(recent[0])
     return out
+
+
+def _renal(ctx: Context) -> list[Finding]:
+    """Coded chronic kidney disease or dialysis, or a recent eGFR below the cited cut-off."""
+    facts: list[str] = []
+    refs: list[str] = []
+    for concept in RENAL_CONCEPTS:
+        for cond in ctx.profile.conditions_with(concept):
+            if cond.ref not in refs:
+                facts.append(cond.text)
+                refs.append(cond.ref)
+    for threshold in ctx.m.thresholds.get("egfr", []):
+        if threshold.concept not in RENAL_CONCEPTS:
+            continue
+        hit = lab_evidence(ctx, "egfr", threshold)
+        if hit is not None:
+            facts.append(hit[0])
+            refs.extend(hit[1])
+    if not facts:
+        return []
+    return [
+        ctx.finding(
+            "renal-impairment",
+            Severity.CAUTION,
+            ["renal-impairment"],
+            "kidney disease or reduced kidney function: " + listing(facts),
+            refs,
+        )
+    ]
+
+
+def _depression(ctx: Context) -> list[Finding]:
+    """Depression or suicidality coded in the record, current or past.
+
+    Antidepressant use alone is not taken as a history of depression: no source was found
+    that supports the inference (see the safety item's caveat).
+    """
+    found = ctx.profile.conditions_with("depression", include_history=True)
+    if not found:
+        return []
+    facts = [c.text if c.active else f"{c.text} (history)" for c in found]
+    return [
+        ctx.finding(
+            "depression-suicidality",
+            Severity.CAUTION,
+            ["depression-suicidality"],
+            "depression or suicidality in the record: " + listing(facts),
+            [c.ref for c in found],
+        )
+    ]
 
 
 def _thyroid(ctx: Context) -> list[Finding]:
@@ -227,6 +283,31 @@ def _immunosuppression(ctx: Context) -> list[Finding]:
 def _record(ctx: Context) -> list[Finding]:
     profile = ctx.profile
     findings: list[Finding] = []
+    if profile.is_deceased:
+        died = (
+            f"date of death {profile.deceased.isoformat()}"
+            if profile.deceased is not None
+            else "no date of death recorded"
+        )
+        age_note = (
+            "Age is given at the date of death; the assessment describes the record as it "
+            f"stood on {profile.as_of.isoformat()}."
+            if profile.deceased is not None
+            else "The record marks the patient as deceased without a date."
+        )
+        findings.append(
+            Finding(
+                code=DECEASED,
+                severity=Severity.CONTRAINDICATED,
+                summary=f"The record says this patient has died ({died})",
+                detail=(
+                    "No prescription should be written for a patient recorded as deceased. "
+                    "Check that this is the right patient record and, if the record is wrong, "
+                    "correct it before prescribing. " + age_note
+                ),
+                triggered_by=[profile.patient_ref] if profile.patient_ref else [],
+            )
+        )
     adult = ctx.m.param("adult-age")
     if profile.age is not None and profile.age < adult:
         findings.append(
@@ -241,21 +322,7 @@ def _record(ctx: Context) -> list[Finding]:
                 triggered_by=[profile.patient_ref] if profile.patient_ref else [],
             )
         )
-    if profile.deceased is None:
-        return findings
-    return [
-        *findings,
-        Finding(
-            code="patient-deceased",
-            severity=Severity.INFO,
-            summary=f"The record gives a date of death ({profile.deceased.isoformat()})",
-            detail=(
-                "Age is given at the date of death; the assessment describes the record as it "
-                f"stood on {profile.as_of.isoformat()}."
-            ),
-            triggered_by=[profile.patient_ref] if profile.patient_ref else [],
-        ),
-    ]
+    return findings
 
 
 def _lab_label(text: str, value: float | None, unit: str | None, when: object) -> str:

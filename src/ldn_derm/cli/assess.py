@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,16 @@ from ldn_derm.errors import InputError
 if TYPE_CHECKING:
     from ldn_derm.assess import Assessment, Finding
     from ldn_derm.knowledge import KnowledgeBase
+    from ldn_derm.patient import PatientProfile
+    from ldn_derm.patient.profile import AllergyFact, ConditionFact, LabFact, MedicationFact
+
+_PROFILE_REF = re.compile(r"profile:(medications|conditions|allergies|labs)\[(\d+)\]")
+_PROFILE_KINDS = {
+    "medications": "medication",
+    "conditions": "condition",
+    "allergies": "allergy",
+    "labs": "lab",
+}
 
 _SEVERITY_STYLE = {"contraindicated": "bold red", "caution": "yellow", "info": "cyan"}
 _CANDIDACY_STYLE = {
@@ -52,11 +63,30 @@ def assess(
     day = parse_user_date(as_of, "--as-of") if as_of is not None else date.today()
     data, name = _read_input(path)
     kb = get_knowledge()
-    result = run_assessment(load_patient(data, as_of=day, name=name, kb=kb), kb)
+    profile = load_patient(data, as_of=day, name=name, kb=kb)
+    result = run_assessment(profile, kb)
     if fmt is OutputFormat.json:
         emit_json(result.model_dump(mode="json"))
     else:
-        render(result, kb)
+        render(result, kb, labels=record_labels(profile))
+
+
+def record_labels(profile: PatientProfile) -> dict[str, str]:
+    """What a hand-written profile's internal references ('profile:medications[2]') stand for,
+    in words a clinician reads ('medication 3: Fooxol'); FHIR references stay as they are."""
+    labels: dict[str, str] = {}
+    facts: list[MedicationFact | ConditionFact | AllergyFact | LabFact] = [
+        *profile.medications,
+        *profile.conditions,
+        *profile.allergies,
+        *profile.labs,
+    ]
+    for fact in facts:
+        match = _PROFILE_REF.fullmatch(fact.ref)
+        if match is not None:
+            kind = _PROFILE_KINDS.get(match.group(1), match.group(1))
+            labels[fact.ref] = f"{kind} {int(match.group(2)) + 1}: {fact.text}"
+    return labels
 
 
 def _read_input(path: str) -> tuple[bytes, str]:
@@ -85,7 +115,7 @@ def _read_input(path: str) -> tuple[bytes, str]:
 # ---------------------------------------------------------------------------- text rendering
 
 
-def render(result: Assessment, kb: KnowledgeBase) -> None:
+def render(result: Assessment, kb: KnowledgeBase, labels: dict[str, str] | None = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -106,7 +136,16 @@ def render(result: Assessment, kb: KnowledgeBase) -> None:
 
     if result.indications:
         table = Table(title="Indications", title_justify="left", show_lines=False)
-        for column in ("condition", "matched by", "studies", "improved", "mixed/none", "doses"):
+        columns = (
+            "condition",
+            "matched by",
+            "studies",
+            "improved at low dose",
+            "improved only at higher dose",
+            "mixed/none",
+            "doses",
+        )
+        for column in columns:
             table.add_column(column)
         for ind in result.indications:
             ev = ind.evidence
@@ -114,7 +153,8 @@ def render(result: Assessment, kb: KnowledgeBase) -> None:
                 escape(ind.name),
                 ind.matched_by,
                 str(ev.studies),
-                str(ev.positive),
+                str(ev.positive_possibly_low),
+                str(ev.positive_higher_dose),
                 str(ev.negative_or_mixed),
                 escape(", ".join(ev.doses_mg_per_day) or "-"),
             )
@@ -124,19 +164,24 @@ def render(result: Assessment, kb: KnowledgeBase) -> None:
 
     console.print("[bold]Findings[/bold]" if result.findings else "[bold]Findings:[/bold] none")
     for finding in result.findings:
-        _print_finding(finding, kb, indent="  ")
+        _print_finding(finding, kb, indent="  ", labels=labels)
 
     flagged = [c for c in result.comparators if c.flags]
     console.print("[bold]Comparators[/bold]" + ("" if flagged else ": no flags"))
     for comp in flagged:
         console.print(f"  [bold]{escape(comp.name)}[/bold]")
         for flag in comp.flags:
-            _print_finding(flag, kb, indent="    ", with_detail=False)
+            _print_finding(flag, kb, indent="    ", with_detail=False, labels=labels)
 
     if result.not_assessed:
         console.print("[bold]Not assessed[/bold]")
         for item in result.not_assessed:
-            ref = f" [dim]{escape(item.ref)}[/dim]" if item.ref else ""
+            shown = (labels or {}).get(item.ref, item.ref) if item.ref else None
+            ref = (
+                f" [dim]({escape(shown)})[/dim]"
+                if shown and shown != item.ref
+                else (f" [dim]{escape(item.ref)}[/dim]" if item.ref else "")
+            )
             console.print(f"  - {escape(item.text)}: {escape(item.reason)}{ref}")
     console.print(
         f"[dim]Knowledge base {result.knowledge_base.version} "
@@ -146,7 +191,11 @@ def render(result: Assessment, kb: KnowledgeBase) -> None:
 
 
 def _print_finding(
-    finding: Finding, kb: KnowledgeBase, indent: str, with_detail: bool = True
+    finding: Finding,
+    kb: KnowledgeBase,
+    indent: str,
+    with_detail: bool = True,
+    labels: dict[str, str] | None = None,
 ) -> None:
     from rich.markup import escape
 
@@ -158,10 +207,10 @@ def _print_finding(
     if with_detail:
         console.print(f"{indent}  {escape(finding.detail)}", style="dim", highlight=False)
     if finding.triggered_by:
-        shown = ", ".join(finding.triggered_by[:4])
+        shown = ", ".join((labels or {}).get(r, r) for r in finding.triggered_by[:4])
         more = len(finding.triggered_by) - 4
         extra = f" (+{more} more)" if more > 0 else ""
         console.print(f"{indent}  [dim]from: {escape(shown)}{extra}[/dim]")
     if finding.references:
-        labels = [kb.references[r].short() if r in kb.references else r for r in finding.references]
-        console.print(f"{indent}  [dim]refs: {escape('; '.join(labels))}[/dim]")
+        cited = [kb.references[r].short() if r in kb.references else r for r in finding.references]
+        console.print(f"{indent}  [dim]refs: {escape('; '.join(cited))}[/dim]")

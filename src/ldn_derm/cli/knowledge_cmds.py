@@ -17,7 +17,30 @@ if TYPE_CHECKING:  # the knowledge base (pydantic models) loads only when a comm
     from ldn_derm.knowledge.citations import Citations
     from ldn_derm.knowledge.models import EvidenceEntry, Reference
 
-OUTCOME_STYLE = {"improved": "green", "mixed": "yellow", "no-benefit": "red", "worse": "bold red"}
+OUTCOME_STYLE = {
+    "improved": "green",
+    "mixed": "yellow",
+    "no-benefit": "red",
+    "no-difference-vs-comparator": "yellow",
+    "worse": "bold red",
+}
+
+
+# What the knowledge base's `certainty` field records: how the fact was read (its provenance),
+# not the certainty of the evidence in the GRADE sense. Shown under "Source read".
+PROVENANCE = {
+    "seen-article": "article",
+    "seen-abstract": "abstract",
+    "seen-label": "drug label",
+    "secondary": "secondary source",
+    "recalled": "recalled, unverified",
+    "derived": "derived (calculation)",
+}
+WIDE = 120  # below this many columns, tables become stacked blocks
+
+
+def provenance(value: str) -> str:
+    return PROVENANCE.get(value, value)
 
 
 def references_table(kb: KnowledgeBase, cites: Citations) -> Table:
@@ -25,10 +48,15 @@ def references_table(kb: KnowledgeBase, cites: Citations) -> Table:
     table = Table(title="References", show_lines=False, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Reference")
-    table.add_column("Certainty", no_wrap=True)
+    if console.width >= WIDE:
+        table.add_column("Source read", no_wrap=True)
     for i, ref_id in enumerate(cites.order, start=1):
         ref = kb.references[ref_id]
-        table.add_row(str(i), escape(format_reference(ref)), ref.certainty.value)
+        seen = provenance(ref.certainty.value)
+        if console.width >= WIDE:
+            table.add_row(str(i), escape(format_reference(ref)), seen)
+        else:
+            table.add_row(str(i), escape(format_reference(ref)) + f" [dim](read: {seen})[/dim]")
     return table
 
 
@@ -65,6 +93,7 @@ def evidence_json(kb: KnowledgeBase, entries: list[EvidenceEntry]) -> list[dict[
             "measures": e.measures,
             "time_to_response": e.time_to_response,
             "adverse_events": e.adverse_events,
+            "add_on_to": e.add_on_to,
             "conflicts": e.conflicts,
             "certainty": e.certainty.value,
             "references": e.refs,
@@ -94,44 +123,78 @@ def evidence(
 
     cites = Citations()
     for cid in ids:
-        summary = kb.summarize(cid)
-        table = Table(
-            title=f"{summary.condition.name}",
-            caption=escape(summary.line()),
-            caption_justify="left",
-            expand=True,
-            show_lines=True,
-        )
-        for col, kw in (
-            ("Study", {"no_wrap": True}),
-            ("Design", {}),
-            ("n", {"justify": "right"}),
-            ("Dose", {"no_wrap": True}),
-            ("Outcome", {"no_wrap": True}),
-            ("Effect", {"ratio": 3}),
-            ("Refs", {"no_wrap": True}),
-        ):
-            table.add_column(col, **kw)
-        for e in kb.evidence_for(cid):
-            dose = e.dose.label() if e.dose else "not reported"
-            effect = escape(e.effect)
-            if e.conflicts:
-                effect += f"\n[italic]Conflict: {escape(e.conflicts)}[/italic]"
-            table.add_row(
-                escape(e.study),
-                e.design.value,
-                str(e.n) if e.n else "–",
-                dose,
-                f"[{OUTCOME_STYLE[e.outcome.value]}]{e.outcome.value}[/]",
-                effect,
-                escape(cites.mark(e.refs).strip()),
-            )
-        console.print(table)
+        if console.width >= WIDE:
+            console.print(_evidence_table(kb, cid, cites))
+        else:
+            _evidence_blocks(kb, cid, cites)
     console.print(references_table(kb, cites))
     console.print(
         f"{kb.evidence_mix()} This supports clinical judgement and does not replace it.",
         style="italic",
     )
+
+
+def _effect_text(e: EvidenceEntry) -> str:
+    effect = escape(e.effect)
+    if e.add_on_to:
+        effect += f"\n[bold]Add-on, not naltrexone alone:[/bold] with {escape(e.add_on_to)}"
+    if e.conflicts:
+        effect += f"\n[italic]Conflict: {escape(e.conflicts)}[/italic]"
+    return effect
+
+
+def _outcome(e: EvidenceEntry, wrap: bool = True) -> str:
+    # 'no-difference-vs-comparator' wraps after 'no-difference' in a table cell
+    label = e.outcome.value.replace("-vs-", " vs-") if wrap else e.outcome.value
+    return f"[{OUTCOME_STYLE[e.outcome.value]}]{label}[/]"
+
+
+def _evidence_table(kb: KnowledgeBase, cid: str, cites: Citations) -> Table:
+    summary = kb.summarize(cid)
+    table = Table(
+        title=f"{summary.condition.name}",
+        caption=escape(summary.line()),
+        caption_justify="left",
+        expand=True,
+        show_lines=True,
+    )
+    for col, kw in (
+        ("Study", {"ratio": 1, "min_width": 10}),
+        ("Design", {"max_width": 14}),
+        ("n", {"justify": "right"}),
+        ("Dose", {"no_wrap": True}),
+        ("Outcome", {"max_width": 14}),
+        ("Effect", {"ratio": 3}),
+        ("Refs", {"no_wrap": True}),
+    ):
+        table.add_column(col, **kw)
+    for e in kb.evidence_for(cid):
+        table.add_row(
+            escape(e.study),
+            e.design.value,
+            str(e.n) if e.n else "–",
+            e.dose.label() if e.dose else "not reported",
+            _outcome(e),
+            _effect_text(e),
+            escape(cites.mark(e.refs).strip()),
+        )
+    return table
+
+
+def _evidence_blocks(kb: KnowledgeBase, cid: str, cites: Citations) -> None:
+    """The same content as the table, one block per study, for terminals under WIDE columns."""
+    summary = kb.summarize(cid)
+    console.rule(f"[bold]{escape(summary.condition.name)}[/bold]", align="left")
+    for e in kb.evidence_for(cid):
+        dose = e.dose.label() if e.dose else "dose not reported"
+        size = f", n={e.n}" if e.n else ""
+        console.print(
+            f"[bold]{escape(e.study)}[/bold] {escape(cites.mark(e.refs).strip())} — "
+            f"{e.design.value.replace('-', ' ')}{size}, {escape(dose)}: {_outcome(e, False)}"
+        )
+        console.print(_effect_text(e), style="dim", highlight=False)
+    console.print(f"[italic]{escape(summary.line())}[/italic]")
+    console.print()
 
 
 def _conditions_with_evidence(kb: KnowledgeBase) -> list[str]:
@@ -175,7 +238,7 @@ def drug(output: OutputFormat = FORMAT_OPTION) -> None:
             if item.frequency:
                 line += f" [dim]({escape(item.frequency)})[/dim]"
             if item.certainty not in {"seen-article", "seen-abstract", "seen-label"}:
-                line += f" [yellow](certainty: {item.certainty})[/yellow]"
+                line += f" [yellow](source: {provenance(item.certainty)})[/yellow]"
             console.print(line)
             if item.caveat:
                 console.print(f"  [italic]Caveat: {escape(item.caveat)}[/italic]")
@@ -197,30 +260,79 @@ def refs(
     if output is OutputFormat.json:
         emit_json([r.model_dump(mode="json") for r in chosen])
         return
-    table = Table(title="References", expand=True)
-    table.add_column("Id", no_wrap=True)
-    table.add_column("Reference")
-    table.add_column("Certainty", no_wrap=True)
-    for ref in chosen:
-        table.add_row(ref.id, escape(format_reference(ref)), ref.certainty.value)
-    console.print(table)
+    if console.width >= WIDE:
+        table = Table(title="References", expand=True)
+        table.add_column("Id", no_wrap=True)
+        table.add_column("Reference")
+        table.add_column("Source read", no_wrap=True)
+        for ref in chosen:
+            table.add_row(ref.id, escape(format_reference(ref)), provenance(ref.certainty.value))
+        console.print(table)
+    else:
+        for ref in chosen:
+            console.print(
+                f"[bold]{escape(ref.id)}[/bold] {escape(format_reference(ref))} "
+                f"[dim](read: {provenance(ref.certainty.value)})[/dim]"
+            )
     if ref_id:
-        from ldn_derm.knowledge.loader import iter_refs
+        places = citing_places(kb, ref_id)
+        console.print("Cited by:\n  " + "\n  ".join(escape(p) for p in places))
 
-        trees: list[tuple[str, object]] = [
-            ("evidence", list(kb.evidence.values())),
-            ("safety", list(kb.safety.values())),
-            ("comparators", list(kb.comparators.values())),
-            ("drug", kb.drug),
-            ("terminology", kb.terminology),
-            ("pkpd", kb.pkpd),
-        ]
-        places = sorted(
-            {
-                f"{name}: {where}"
-                for name, tree in trees
-                for r, where in iter_refs(tree)
-                if r == ref_id
-            }
-        )
-        console.print("Cited by:\n  " + "\n  ".join(places))
+
+def _label(obj: object) -> str | None:
+    for attr in ("study", "title", "name"):
+        value = getattr(obj, attr, None)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    text = getattr(obj, "text", None)
+    if isinstance(text, str) and text.strip():
+        words = text.strip()
+        return words if len(words) <= 60 else words[:57].rstrip() + "…"
+    ident = getattr(obj, "id", None)
+    return str(ident) if ident else None
+
+
+def _citers(obj: object, trail: tuple[str, ...], ref_id: str) -> list[str]:
+    """Readable places ('Safety › Liver disease…') whose `refs` lists cite `ref_id`."""
+    from pydantic import BaseModel
+
+    found: list[str] = []
+    if isinstance(obj, BaseModel):
+        label = _label(obj)
+        here = (*trail, label) if label and label not in trail else trail
+        for name in type(obj).model_fields:
+            value = getattr(obj, name)
+            if (name == "refs" or name.endswith("_refs")) and isinstance(value, list):
+                if ref_id in value:
+                    found.append(" › ".join(here))
+            else:
+                found += _citers(value, here, ref_id)
+    elif isinstance(obj, list | tuple):
+        for item in obj:
+            found += _citers(item, trail, ref_id)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            found += _citers(item, trail, ref_id)
+    return found
+
+
+def citing_places(kb: KnowledgeBase, ref_id: str) -> list[str]:
+    """Where a reference is cited, named as a reader would look for it (no internal paths)."""
+    areas: list[tuple[str, object]] = [
+        ("Evidence", [(e, kb.conditions[e.condition].name) for e in kb.evidence.values()]),
+        ("Monograph", kb.drug),
+        ("Safety", list(kb.safety.values())),
+        ("Comparators", list(kb.comparators.values())),
+        ("Conditions", list(kb.conditions.values())),
+        ("Prescribing protocols", kb.protocols),
+        ("Mechanism model", kb.pkpd),
+        ("Terminology", kb.terminology),
+    ]
+    places: list[str] = []
+    for area, tree in areas:
+        if area == "Evidence":
+            for entry, condition in tree:  # type: ignore[attr-defined]
+                places += _citers(entry, (area, condition), ref_id)
+        else:
+            places += _citers(tree, (area,), ref_id)
+    return list(dict.fromkeys(places)) or ["nothing (an uncited reference fails the loader)"]

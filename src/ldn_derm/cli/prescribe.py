@@ -48,6 +48,11 @@ class SaltChoice(StrEnum):
     base = "base"
 
 
+class StorageChoice(StrEnum):
+    refrigerated = "refrigerated"
+    room_temperature = "room-temperature"
+
+
 def _mg(value: str | None) -> str | None:
     """Options named --*-mg take bare numbers as mg; text with a unit is passed through."""
     if value is None:
@@ -116,12 +121,17 @@ def _build(
     patient: Path | None,
     allow_standard_dose: bool,
     override_reason: str | None,
+    overrides: list[str] | None = None,
+    storage: StorageChoice | None = None,
 ) -> Prescription:
+    from ldn_derm.knowledge import get_knowledge
     from ldn_derm.regimen import build_prescription, build_regimen
+    from ldn_derm.regimen.overrides import OverrideOption, parse_override
 
     start = _start_date(start_date)
-    if form is FormChoice.capsule and (concentration or syringe_ml):
-        raise InputError("--concentration and --syringe-ml apply only to --form liquid")
+    if form is FormChoice.capsule and (concentration or syringe_ml or storage):
+        raise InputError("--concentration, --syringe-ml and --storage apply only to --form liquid")
+    parsed = [parse_override(text, get_knowledge()) for text in overrides or ()]
     ctx = _patient(patient, start)
     regimen = build_regimen(
         target_mg=_mg(target_mg),
@@ -133,6 +143,7 @@ def _build(
         preset=preset,
         start_date=start,
         allow_standard_dose=allow_standard_dose,
+        allow_above_low_dose=any(o.option is OverrideOption.ABOVE_LOW_DOSE for o in parsed),
     )
     return build_prescription(
         condition,
@@ -144,9 +155,11 @@ def _build(
         syringe_graduation_ml=f"{syringe_ml} mL"
         if syringe_ml and _is_number(syringe_ml)
         else syringe_ml,
+        storage=storage.value if storage else None,
         authored_on=start,
         patient=ctx,
         override_reason=override_reason,
+        overrides=parsed,
     )
 
 
@@ -215,6 +228,11 @@ def _report(rx: Prescription, out: Path, files: dict[str, bytes], fmt: OutputFor
             "out": str(out),
             "files": sorted(files),
             "warnings": list(rx.warnings),
+            "evidence": {"level": rx.evidence.level.value, "text": rx.evidence.text}
+            if rx.evidence
+            else None,
+            "overrides": [{"option": o.option.value, "reason": o.reason} for o in rx.overrides],
+            "fills": len(rx.compounding.fills),
             "assumptions": [*rx.regimen.assumptions, *rx.compounding.assumptions],
             "schedule": rx.schedule,
         }
@@ -232,9 +250,19 @@ def _report(rx: Prescription, out: Path, files: dict[str, bytes], fmt: OutputFor
         console.print(f"  assumption: {line}", highlight=False, markup=False, soft_wrap=True)
     for line in rx.warnings:
         console.print(f"  note: {line}", highlight=False, markup=False, soft_wrap=True)
-    if rx.override_reason:
+    if rx.evidence:
         console.print(
-            f"  contraindication overridden: {rx.override_reason}", markup=False, soft_wrap=True
+            f"  evidence ({rx.evidence.level.value}): {rx.evidence.text}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    for o in rx.overrides:
+        console.print(
+            f"  override '{o.option.value}': {o.reason}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
     console.print(
         f"wrote {', '.join(sorted(files))} to {out}", highlight=False, markup=False, soft_wrap=True
@@ -256,8 +284,23 @@ SYRINGE = typer.Option(None, "--syringe-ml", help="Oral syringe graduation, mL (
 FILLER = typer.Option(None, "--filler", help="Capsule filler (default Avicel).")
 START_DATE = typer.Option(None, "--start-date", help="First day, YYYY-MM-DD (default today).")
 PATIENT = typer.Option(None, "--patient", help="FHIR R4 bundle (JSON) to assess first.")
-ALLOW_STD = typer.Option(False, "--allow-standard-dose", help="Accept doses of 50 mg or more.")
-OVERRIDE = typer.Option(None, "--override-reason", help="Prescribe despite a contraindication.")
+ALLOW_STD = typer.Option(
+    False, "--allow-standard-dose", help="Accept the standard dose (50-100 mg) only."
+)
+OVERRIDE = typer.Option(
+    None,
+    "--override-reason",
+    help="Prescribe despite a contraindication (same as --override 'contraindication: TEXT').",
+)
+OVERRIDES = typer.Option(
+    None,
+    "--override",
+    help="'OPTION: reason' (repeatable). Options: contraindication, opioid-free-interval, "
+    "above-low-dose, evidence. The reason must say why in a few words.",
+)
+STORAGE = typer.Option(
+    None, "--storage", help="Liquid storage (default refrigerated): sets the fill length."
+)
 PAPER = typer.Option(PaperChoice.a4, "--paper", help="Handout page size.")
 OUT = typer.Option(..., "--out", help="Folder to write the package into.", metavar="<path>")
 
@@ -281,6 +324,8 @@ def _command(full: bool) -> Callable[..., None]:
         patient: Path | None = PATIENT,
         allow_standard_dose: bool = ALLOW_STD,
         override_reason: str | None = OVERRIDE,
+        override: list[str] | None = OVERRIDES,
+        storage: StorageChoice | None = STORAGE,
         paper: PaperChoice = PAPER,
         out_text: str = OUT,  # text, not Path: Path("") would silently mean "."
         fmt: OutputFormat = FORMAT_OPTION,
@@ -304,6 +349,8 @@ def _command(full: bool) -> Callable[..., None]:
             patient=patient,
             allow_standard_dose=allow_standard_dose,
             override_reason=override_reason,
+            overrides=override,
+            storage=storage,
         )
         files = _render(rx, paper, full=full)
         write_atomically(out, files)

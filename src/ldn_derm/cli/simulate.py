@@ -340,6 +340,8 @@ def simulate(
         raise SimulationError("--compare needs a schedule with one dose level")
     if plot is not None and plot.suffix.lower() not in {".png", ".svg"}:
         raise SimulationError(f"--plot: '{plot.name}' must end in .png or .svg")
+    if plot is not None and not plot.parent.is_dir():  # never create folders the user did not
+        raise SimulationError(f"--plot: folder '{plot.parent}' does not exist")
     if not math.isfinite(step) or step <= 0:
         raise SimulationError("--step must be a positive number of minutes")
 

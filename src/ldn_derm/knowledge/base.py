@@ -38,12 +38,30 @@ class ConditionSummary:
     # improvement seen only at higher doses is evidence for naltrexone, not for LDN
     positive_possibly_low: int = 0
     higher_dose_positive_doses: tuple[str, ...] = ()  # doses of improved higher-dose studies
+    # controlled studies (placebo or active comparator) at a dose that may be low whose
+    # outcome was no benefit, no difference from the comparator, or worse: entry ids
+    negative_controlled_low: tuple[str, ...] = ()
+
+    @property
+    def positive_higher_dose(self) -> int:
+        """Studies that improved only at a dose above the low-dose range (e.g. 50 mg/day)."""
+        return self.positive - self.positive_possibly_low
 
     def line(self) -> str:
+        """'Psoriasis: 3 studies; 2 improved at a low (or unreported) dose, 0 only at higher
+        doses; 1 mixed, no benefit, no difference or worse; doses 4.5 mg/day'. Improvement at a
+        low dose and improvement only at higher doses are never added together."""
         doses = "doses " + ", ".join(self.doses_mg_per_day) if self.doses_mg_per_day else ""
+        higher = (
+            f" ({', '.join(self.higher_dose_positive_doses)})"
+            if self.higher_dose_positive_doses
+            else ""
+        )
         return (
-            f"{self.condition.name}: {self.studies} stud{'y' if self.studies == 1 else 'ies'}, "
-            f"{self.positive} improved, {self.negative_or_mixed} mixed/no benefit/worse; "
+            f"{self.condition.name}: {self.studies} stud{'y' if self.studies == 1 else 'ies'}; "
+            f"{self.positive_possibly_low} improved at a low (or unreported) dose, "
+            f"{self.positive_higher_dose} only at higher doses{higher}; "
+            f"{self.negative_or_mixed} mixed, no benefit, no difference or worse; "
             f"{doses or 'doses not reported'}"
         )
 
@@ -130,7 +148,18 @@ class KnowledgeBase:
                     ]
                 )
             ),
+            negative_controlled_low=tuple(e.id for e in self.negative_controlled_low_dose(entries)),
         )
+
+    def negative_controlled_low_dose(self, entries: list[EvidenceEntry]) -> list[EvidenceEntry]:
+        """Controlled studies at a dose that may be low whose outcome was negative (no
+        benefit, no difference from the comparator, or worse). Such a study outweighs
+        uncontrolled reports of improvement, so the assessment raises it as a caution."""
+        return [
+            e
+            for e in entries
+            if e.design.is_controlled and e.outcome.is_negative and self.possibly_low(e)
+        ]
 
     def evidence_mix(self) -> str:
         """'Of the 31 evidence entries in the knowledge base, 16 are case reports or case series
@@ -143,10 +172,14 @@ class KnowledgeBase:
         low_benefit = sum(
             self.dose_class(e) == "low" and e.outcome is Outcome.IMPROVED for e in trials
         )
+        higher_benefit = sum(
+            self.dose_class(e) != "low" and e.outcome is Outcome.IMPROVED for e in trials
+        )
         return (
             f"Of the {len(designs)} evidence entries in the knowledge base, {small} are case "
             f"reports or case series and {len(trials)} are randomised trials "
-            f"({low_benefit} of them showing a benefit at a low dose)."
+            f"({low_benefit} of them showing a benefit at a low dose, {higher_benefit} only at "
+            "a higher or unreported dose)."
         )
 
     def possibly_low(self, entry: EvidenceEntry) -> bool:

@@ -334,16 +334,29 @@ class Design(StrEnum):
     SYSTEMATIC_REVIEW = "systematic-review"
     NARRATIVE_REVIEW = "narrative-review"
 
+    @property
+    def is_controlled(self) -> bool:
+        """A study with a control arm or phase (placebo or active comparator)."""
+        return self in {Design.RCT, Design.CROSSOVER_RCT, Design.CONTROLLED_TRIAL}
+
 
 class Outcome(StrEnum):
     IMPROVED = "improved"
     MIXED = "mixed"
     NO_BENEFIT = "no-benefit"
+    # no significant difference from an ACTIVE comparator (e.g. an antihistamine): not evidence
+    # of no benefit against placebo, and not evidence of benefit either
+    NO_DIFFERENCE = "no-difference-vs-comparator"
     WORSE = "worse"
 
     @property
     def is_positive(self) -> bool:
         return self is Outcome.IMPROVED
+
+    @property
+    def is_negative(self) -> bool:
+        """No benefit, no difference from a comparator, or worse ('mixed' is neither)."""
+        return self in {Outcome.NO_BENEFIT, Outcome.NO_DIFFERENCE, Outcome.WORSE}
 
 
 class EvidenceEntry(Strict):
@@ -360,6 +373,9 @@ class EvidenceEntry(Strict):
     measures: list[str] = Field(default_factory=list)  # PASI, BSA, LPPAI, VAS, NRS...
     time_to_response: str | None = None
     adverse_events: str | None = None
+    # what naltrexone was given WITH (an add-on or combination study), so that the result is
+    # never read as naltrexone alone; None when the source reports monotherapy or does not say
+    add_on_to: str | None = None
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
     conflicts: str | None = None  # where another source disagrees, and which
@@ -613,6 +629,61 @@ class StabilityFinding(Strict):
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
     caveat: str | None = None
+    storage_id: Literal["refrigerated", "room-temperature"] | None = None  # liquids
+    vehicle: str | None = None  # liquids: the vehicle of the tested preparation
+    vehicle_refs: list[RefId] = Field(default_factory=list)
+    vehicle_certainty: Certainty | None = None
+    container: str | None = None  # e.g. "amber plastic bottle"
+
+    @model_validator(mode="after")
+    def _vehicle_cited(self) -> StabilityFinding:
+        if self.vehicle and not (self.vehicle_refs and self.vehicle_certainty):
+            raise ValueError("a vehicle needs vehicle_refs and vehicle_certainty")
+        if self.form == "liquid" and self.storage_id is None:
+            raise ValueError("a liquid stability finding needs storage_id")
+        return self
+
+
+class Convention(Strict):
+    """A number the program uses: cited (refs + certainty) or a stated program convention."""
+
+    value: float
+    basis: str = Field(min_length=3)
+    refs: list[RefId] = Field(default_factory=list)
+    certainty: Certainty | None = None
+
+    @model_validator(mode="after")
+    def _cited_or_convention(self) -> Convention:
+        if bool(self.refs) != (self.certainty is not None):
+            raise ValueError("a cited value needs refs and certainty; a convention neither")
+        return self
+
+
+class DoseRules(Strict):
+    """Limits the prescribing checks use beyond the drug's dose ranges."""
+
+    titration_floor_mg: Convention  # lowest dose accepted as a titration step below the range
+    concentration_low_mg_per_ml: Convention
+    concentration_high_mg_per_ml: Convention
+    max_dose_volume_ml: Convention  # largest single liquid dose
+    fill_days_without_bud: dict[Literal["capsule", "liquid"], Convention]
+
+
+class OverrideOptionText(Strict):
+    id: Literal["contraindication", "above-low-dose", "opioid-free-interval", "evidence"]
+    title: str
+    what: str
+
+
+class OverrideRules(Strict):
+    """What makes an override reason meaningful (a program convention) and what each option
+    overrides."""
+
+    min_words: int = Field(ge=1)
+    min_letters: int = Field(ge=1)
+    placeholders: list[str] = Field(default_factory=list)
+    basis: str
+    options: list[OverrideOptionText] = Field(min_length=1)
 
 
 class CompoundingFacts(Strict):
@@ -628,3 +699,7 @@ class CompoundingFacts(Strict):
 class Protocols(Strict):
     protocols: list[TitrationProtocol] = Field(min_length=1)
     compounding: CompoundingFacts
+    dose_rules: DoseRules
+    overrides: OverrideRules
+    # follow-up for a condition no protocol reports one for: said plainly, never borrowed
+    follow_up_not_established: str = Field(min_length=3)

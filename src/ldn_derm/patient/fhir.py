@@ -333,9 +333,7 @@ def _patient_facts(patient: Resource, ref: str, as_of: date, source: str) -> Pat
             NotAssessedItem("patient", "birth date", "not recorded: age-based checks skipped", ref)
         )
     if patient.get("deceasedBoolean") is True and profile.deceased is None:
-        profile.not_assessed.append(
-            NotAssessedItem("patient", "deceased", "recorded as deceased without a date", ref)
-        )
+        profile.deceased_undated = True  # deceased, date not recorded: still blocks LDN
     return profile
 
 
@@ -885,3 +883,32 @@ def _summarise(profile: PatientProfile, counts: _Counts) -> None:
         notes.append(
             NotAssessedItem("resource", f"{counts.no_resource} bundle entr(ies)", "no resource")
         )
+
+
+# ====================================================================== one medication record
+
+
+def medication_of(
+    resource: Mapping[str, JSON],
+    medications: Mapping[str, Resource] | None = None,
+    *,
+    kb: KnowledgeBase | None = None,
+) -> tuple[tuple[Code, ...], list[str]]:
+    """(codes, names) of what one medication record (a MedicationRequest, for instance) gives,
+    read exactly as the profile reads it: its medicationCodeableConcept, or the Medication its
+    medicationReference names: contained ('#id') or in `medications` (keyed by 'Medication/id'
+    and by fullUrl). Raises PatientDataError on a malformed field."""
+    res = _resource(dict(resource), "the medication record")
+    kb = kb or get_knowledge()
+    holder = PatientProfile(id="-", as_of=date.today(), source="-")
+    reader = _Reader(matcher_for(kb), holder.as_of, _Counts(), holder, dict(medications or {}))
+    return reader._medication_concept(res, _ref_of(res, 1))
+
+
+def medication_keys(resource: Mapping[str, JSON], full_url: str | None = None) -> list[str]:
+    """The keys under which a reference may name this Medication ('Medication/id', fullUrl)."""
+    ident = resource.get("id")
+    keys = [f"Medication/{ident}"] if isinstance(ident, str) and ident else []
+    if full_url:
+        keys.append(full_url)
+    return keys

@@ -118,6 +118,7 @@ class PatientProfile:
     birth_date: date | None = None
     age: int | None = None
     deceased: date | None = None
+    deceased_undated: bool = False  # Patient.deceasedBoolean true, no date of death
     patient_ref: str | None = None
     pregnancy: PregnancyStatus = PregnancyStatus.UNKNOWN
     pregnancy_refs: tuple[str, ...] = ()
@@ -129,6 +130,11 @@ class PatientProfile:
     labs: list[LabFact] = field(default_factory=list)
     not_assessed: list[NotAssessedItem] = field(default_factory=list)
     skipped_types: dict[str, int] = field(default_factory=dict)  # resource type -> count
+
+    @property
+    def is_deceased(self) -> bool:
+        """The record says the patient has died (on or before the as-of date, or undated)."""
+        return self.deceased is not None or self.deceased_undated
 
     def conditions_with(
         self, concept: str, *, include_history: bool = False

@@ -1,7 +1,8 @@
 """Run the patient assessment and keep what the prescription needs from it.
 
 Contraindications become `Blocker`s (they stop the prescription unless an override reason is
-recorded); cautions become notes on the prescription; thyroid disease feeds the monitoring plan.
+recorded); cautions become notes on the prescription; thyroid disease feeds the monitoring plan;
+recently stopped opioids set the earliest allowed start date (the opioid-free interval).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
+from ldn_derm.regimen.checks import RecentOpioid
 from ldn_derm.regimen.prescription import Blocker, PatientContext
 
 if TYPE_CHECKING:
@@ -54,6 +56,17 @@ def context_from_assessment(profile: PatientProfile, assessment: Assessment) -> 
         blockers=blockers,
         cautions=tuple(cautions),
         thyroid_disease=any(f.code in THYROID_FINDINGS for f in assessment.findings),
+        recent_opioids=recent_opioids(profile, assessment),
+    )
+
+
+def recent_opioids(profile: PatientProfile, assessment: Assessment) -> tuple[RecentOpioid, ...]:
+    """The stopped opioids behind the assessment's `opioid-recent` finding, with their dates."""
+    refs = {r for f in assessment.findings if f.code == "opioid-recent" for r in f.triggered_by}
+    return tuple(
+        RecentOpioid(text=m.text, ref=m.ref, last_date=m.last_date, end_known=m.end_known)
+        for m in profile.medications
+        if m.ref in refs
     )
 
 

@@ -32,6 +32,13 @@ class Form(StrEnum):
     LIQUID = "liquid"
 
 
+class Storage(StrEnum):
+    """How a liquid is stored: the cited stability (and so the fill length) depends on it."""
+
+    REFRIGERATED = "refrigerated"
+    ROOM_TEMPERATURE = "room-temperature"
+
+
 class SaltBasis(StrEnum):
     """What the written mg figure weighs: the hydrochloride salt or the free base."""
 
@@ -86,6 +93,36 @@ class StabilityNote:
 
 
 @dataclass(frozen=True)
+class Fill:
+    """One dispense: the days it covers and what it holds (capsules per strength, or mL)."""
+
+    number: int  # 1 = the first dispense; 2.. = refills
+    start_day: int
+    days: int
+    quantity: Decimal  # capsules or mL
+    capsules: tuple[tuple[Decimal, int], ...] = ()  # (strength mg, count) for capsules
+
+    @property
+    def end_day(self) -> int:
+        return self.start_day + self.days - 1
+
+
+@dataclass(frozen=True)
+class FillPlan:
+    """The supply split so that no fill outlasts its beyond-use date (or the stated limit)."""
+
+    fills: tuple[Fill, ...]
+    limit_days: int
+    basis: str  # why fills are at most `limit_days` long
+    refs: tuple[str, ...]
+    cited_bud: bool  # True: the limit is a cited beyond-use date for this preparation
+
+    @property
+    def refills(self) -> int:
+        return len(self.fills) - 1
+
+
+@dataclass(frozen=True)
 class CompoundingPlan:
     form: Form
     salt: SaltBasis
@@ -103,6 +140,15 @@ class CompoundingPlan:
     syringe_graduation_ml: Decimal | None = None
     instruction_refs: tuple[str, ...] = ()  # sources of the instructions (fillers, liquid form)
     concentration_refs: tuple[str, ...] = ()  # sources of the default concentration, if used
+    fill_plan: FillPlan | None = None
+    storage: Storage | None = None  # liquids
+    vehicle: str | None = None  # liquids: the vehicle of the cited stability study
+    vehicle_refs: tuple[str, ...] = ()
+    container: str | None = None
+
+    @property
+    def fills(self) -> tuple[Fill, ...]:
+        return self.fill_plan.fills if self.fill_plan else ()
 
     def assumption_refs(self, assumption: str) -> tuple[str, ...]:
         """The references behind one of the assumptions (the default concentration has some)."""
@@ -118,10 +164,22 @@ class CompoundingPlan:
 
     @property
     def dispense_quantity(self) -> tuple[Decimal, str]:
-        """(value, UCUM unit) for FHIR dispenseRequest.quantity."""
+        """(total value, UCUM unit) of the whole supply, all fills together."""
         if self.form is Form.CAPSULE:
             return Decimal(self.total_capsules), "{capsule}"
         return self.total_volume_ml, "mL"
+
+    @property
+    def unit(self) -> str:
+        return "{capsule}" if self.form is Form.CAPSULE else "mL"
+
+    def fill_text(self, fill: Fill) -> str:
+        """'60 mL (days 1-45)' or '3 mg × 14; 4.5 mg × 31 (45 capsules, days 1-45)'."""
+        days = f"days {fill.start_day}-{fill.end_day}"
+        if self.form is Form.CAPSULE:
+            parts = "; ".join(f"{fmt_mg(mg)} mg × {n}" for mg, n in fill.capsules)
+            return f"{parts} ({fmt_mg(fill.quantity)} capsules, {days})"
+        return f"{fmt_mg(fill.quantity)} mL ({days})"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -137,6 +195,26 @@ class CompoundingPlan:
             "assumptions": list(self.assumptions),
             "references": list(self.refs),
         }
+        if self.fill_plan is not None:
+            out["fills"] = [
+                {
+                    "fill": f.number,
+                    "start_day": f.start_day,
+                    "end_day": f.end_day,
+                    "days": f.days,
+                    "quantity": float(f.quantity),
+                    "unit": self.unit,
+                    **(
+                        {"capsules": [{"strength_mg": float(m), "count": n} for m, n in f.capsules]}
+                        if self.form is Form.CAPSULE
+                        else {}
+                    ),
+                }
+                for f in self.fill_plan.fills
+            ]
+            out["refills"] = self.fill_plan.refills
+            out["fill_limit_days"] = self.fill_plan.limit_days
+            out["fill_limit_basis"] = self.fill_plan.basis
         if self.form is Form.CAPSULE:
             out["filler"] = self.filler
             out["total_capsules"] = self.total_capsules
@@ -153,6 +231,9 @@ class CompoundingPlan:
             assert self.concentration_mg_per_ml is not None
             assert self.syringe_graduation_ml is not None
             out["concentration_mg_per_ml"] = float(self.concentration_mg_per_ml)
+            out["storage"] = self.storage.value if self.storage else None
+            out["vehicle"] = self.vehicle
+            out["container"] = self.container
             out["syringe_graduation_ml"] = float(self.syringe_graduation_ml)
             out["total_volume_ml"] = float(self.total_volume_ml)
             out["liquid"] = [
@@ -191,33 +272,48 @@ def _salt_statement(salt: SaltBasis, kb: KnowledgeBase) -> str:
 
 
 def _stability(
-    form: Form, kb: KnowledgeBase, filler: str | None, concentration: Decimal | None, days: int
-) -> tuple[list[StabilityNote], list[str]]:
-    notes: list[StabilityNote] = []
-    refs: list[str] = []
+    form: Form,
+    kb: KnowledgeBase,
+    filler: str | None,
+    concentration: Decimal | None,
+    storage: Storage | None,
+) -> list[StabilityFinding]:
+    """The cited stability findings that match this preparation (and storage, for liquids)."""
     found: list[StabilityFinding] = []
     for s in kb.protocols.compounding.stability:
         if s.form != form.value:
             continue
         if form is Form.CAPSULE and s.filler and filler and s.filler.lower() != filler.lower():
             continue
-        if (
-            form is Form.LIQUID
-            and s.concentration_mg_per_ml is not None
-            and concentration is not None
-            and Decimal(str(s.concentration_mg_per_ml)) != concentration
-        ):
-            continue
+        if form is Form.LIQUID:
+            if (
+                s.concentration_mg_per_ml is not None
+                and concentration is not None
+                and Decimal(str(s.concentration_mg_per_ml)) != concentration
+            ):
+                continue
+            if storage is not None and s.storage_id != storage.value:
+                continue
         found.append(s)
+    return found
+
+
+def _stability_notes(
+    form: Form,
+    found: list[StabilityFinding],
+    fills: FillPlan,
+    filler: str | None,
+    concentration: Decimal | None,
+) -> tuple[list[StabilityNote], list[str]]:
+    notes: list[StabilityNote] = []
+    refs: list[str] = []
     for s in found:
         text = (
             f"Cited stability: {s.days} days, {s.storage} ({s.preparation}). "
             f"A beyond-use date up to {s.days} days is supported for this preparation only."
         )
         if s.caveat:
-            text += f" Caveat: {s.caveat}"
-        if days > s.days:
-            text += f" The {days}-day supply is longer than {s.days} days: dispense it in parts."
+            text += f" Caveat: {s.caveat.strip()}"
         notes.append(StabilityNote(days=s.days, text=text, refs=tuple(s.refs)))
         refs.extend(s.refs)
     if not found:
@@ -236,7 +332,64 @@ def _stability(
                 refs=(),
             )
         )
+    if fills.refills:
+        notes.append(
+            StabilityNote(
+                days=fills.limit_days,
+                text=(
+                    f"The supply is split into {len(fills.fills)} fills of at most "
+                    f"{fills.limit_days} days ({fills.basis.strip()})."
+                ),
+                refs=fills.refs,
+            )
+        )
     return notes, refs
+
+
+def _fill_plan(
+    regimen: Regimen,
+    form: Form,
+    found: list[StabilityFinding],
+    kb: KnowledgeBase,
+    per_day: dict[Decimal, Decimal],
+) -> FillPlan:
+    """Split the schedule into equal fills, none longer than the cited beyond-use date.
+
+    `per_day` maps a step's dose to what one day of it takes (1 capsule, or mL).
+    """
+    if found:
+        best = min(found, key=lambda s: s.days)
+        limit, refs, cited = best.days, tuple(best.refs), True
+        basis = f"the cited beyond-use date: {best.days} days, {best.storage}"
+    else:
+        rule = kb.protocols.dose_rules.fill_days_without_bud[form.value]
+        limit, refs, cited = int(rule.value), tuple(rule.refs), False
+        basis = rule.basis.strip().rstrip(".")
+    count = -(-regimen.days // limit)  # ceil
+    base, extra = divmod(regimen.days, count)
+    fills: list[Fill] = []
+    day = 1
+    for i in range(count):
+        length = base + (1 if i < extra else 0)
+        last = day + length - 1
+        by_strength: dict[Decimal, int] = {}
+        quantity = Decimal(0)
+        for step in regimen.steps:
+            overlap = min(last, step.end_day) - max(day, step.start_day) + 1
+            if overlap > 0:
+                by_strength[step.dose_mg] = by_strength.get(step.dose_mg, 0) + overlap
+                quantity += per_day[step.dose_mg] * overlap
+        fills.append(
+            Fill(
+                number=i + 1,
+                start_day=day,
+                days=length,
+                quantity=quantity.normalize() if quantity else quantity,
+                capsules=tuple(by_strength.items()) if form is Form.CAPSULE else (),
+            )
+        )
+        day = last + 1
+    return FillPlan(fills=tuple(fills), limit_days=limit, basis=basis, refs=refs, cited_bud=cited)
 
 
 def _statement_refs(kb: KnowledgeBase, section_id: str) -> list[str]:
@@ -254,9 +407,12 @@ def compound(
     filler: str = AVICEL,
     concentration: str | Decimal | None = None,
     syringe_graduation_ml: str | Decimal | None = None,
+    storage: Storage | str | None = None,
     kb: KnowledgeBase | None = None,
 ) -> CompoundingPlan:
-    """How much to compound for the whole regimen, and how to label and store it."""
+    """How much to compound for the whole regimen, in fills within the beyond-use date, and
+    how to label and store it. A liquid is stored refrigerated unless `storage` says otherwise
+    (the cited stability, and so the fill length, depends on it)."""
     if kb is None:
         from ldn_derm.knowledge import get_knowledge
 
@@ -274,8 +430,18 @@ def compound(
     total = regimen.total_mg
     salt_text = _salt_statement(salt, kb)
     if form is Form.CAPSULE:
+        if storage is not None:
+            raise InputError("storage applies only to liquids (capsules: room temperature)")
         return _capsules(regimen, salt, filler, kb, refs, total, salt_text)
-    return _liquid(regimen, salt, concentration, syringe_graduation_ml, kb, refs, total, salt_text)
+    try:
+        chosen = Storage(str(storage or Storage.REFRIGERATED).strip().lower())
+    except ValueError:
+        raise InputError(
+            f"storage must be 'refrigerated' or 'room-temperature' (got '{storage}')"
+        ) from None
+    return _liquid(
+        regimen, salt, concentration, syringe_graduation_ml, chosen, kb, refs, total, salt_text
+    )
 
 
 def _capsules(
@@ -295,9 +461,11 @@ def _capsules(
         for mg, n in counts.items()
     )
     filler = filler.strip() or AVICEL
-    stability, stab_refs = _stability(Form.CAPSULE, kb, filler, None, regimen.days)
+    found = _stability(Form.CAPSULE, kb, filler, None, None)
+    fills = _fill_plan(regimen, Form.CAPSULE, found, kb, {mg: Decimal(1) for mg in counts})
+    stability, stab_refs = _stability_notes(Form.CAPSULE, found, fills, filler, None)
     filler_refs = _statement_refs(kb, "fillers")
-    refs += filler_refs + stab_refs
+    refs += filler_refs + stab_refs + list(fills.refs)
     listing = "; ".join(
         f"{fmt_mg(c.strength_mg)} mg × {c.count} ({c.figures.text()})" for c in lines
     )
@@ -311,6 +479,12 @@ def _capsules(
             "Dispense each strength in its own container, labelled with its strength and the "
             "days it is for."
         )
+    if len(fills.fills) > 1:
+        listing = "; ".join(
+            f"fill {f.number}: {_capsule_listing(f)} for days {f.start_day}-{f.end_day}"
+            for f in fills.fills
+        )
+        instructions.append(f"Prepare each fill separately: {listing}.")
     return CompoundingPlan(
         form=Form.CAPSULE,
         salt=salt,
@@ -324,6 +498,7 @@ def _capsules(
         capsules=lines,
         filler=filler,
         instruction_refs=tuple(dict.fromkeys(filler_refs)),
+        fill_plan=fills,
     )
 
 
@@ -332,6 +507,7 @@ def _liquid(
     salt: SaltBasis,
     concentration: str | Decimal | None,
     graduation: str | Decimal | None,
+    storage: Storage,
     kb: KnowledgeBase,
     refs: list[str],
     total: Decimal,
@@ -358,6 +534,7 @@ def _liquid(
         conc = parse_concentration(concentration)
     if conc <= 0:
         raise DoseError("the liquid concentration must be above zero")
+    _check_concentration(conc, concentration, regimen, kb)
     if graduation is None:
         grad = DEFAULT_GRADUATION
     else:
@@ -394,9 +571,14 @@ def _liquid(
             )
         )
     total_ml = sum((line.total_ml for line in lines), Decimal(0))
-    stability, stab_refs = _stability(Form.LIQUID, kb, None, conc, regimen.days)
+    found = _stability(Form.LIQUID, kb, None, conc, storage)
+    per_day = {line.dose_mg: line.volume_ml for line in lines}
+    fills = _fill_plan(regimen, Form.LIQUID, found, kb, per_day)
+    stability, stab_refs = _stability_notes(Form.LIQUID, found, fills, None, conc)
     liquid_refs = _statement_refs(kb, "liquid-form")
-    refs += liquid_refs + stab_refs
+    vehicle_source = next((f for f in found if f.vehicle), None)
+    vehicle_refs = list(vehicle_source.vehicle_refs) if vehicle_source else []
+    refs += liquid_refs + stab_refs + list(fills.refs) + vehicle_refs
     per_step = "; ".join(
         f"{fmt_mg(line.dose_mg)} mg = {fmt_mg(line.volume_ml)} mL daily × {line.days} days"
         for line in lines
@@ -406,8 +588,28 @@ def _liquid(
         f"Compound {salt.short} oral liquid {fmt_mg(conc)} mg/mL "
         f"({figures.text()} per mL). Total volume {fmt_mg(total_ml)} mL for "
         f"{regimen.days} days ({per_step}).",
-        f"Dispense with an oral syringe marked every {fmt_mg(grad)} mL.",
     ]
+    if vehicle_source is not None and vehicle_source.vehicle:
+        container = (
+            f" Dispense in an {vehicle_source.container}." if vehicle_source.container else ""
+        )
+        instructions.append(
+            f"Vehicle (the formula of the cited stability study): "
+            f"{' '.join(vehicle_source.vehicle.split())}.{container} "
+            f"Store {vehicle_source.storage}."
+        )
+    else:
+        instructions.append(
+            f"No cited stability study covers a {fmt_mg(conc)} mg/mL liquid, so no vehicle is "
+            "cited: the pharmacy chooses the vehicle and the beyond-use date."
+        )
+    if len(fills.fills) > 1:
+        listing = "; ".join(
+            f"fill {f.number}: {fmt_mg(f.quantity)} mL for days {f.start_day}-{f.end_day}"
+            for f in fills.fills
+        )
+        instructions.append(f"Prepare each fill fresh: {listing}.")
+    instructions.append(f"Dispense with an oral syringe marked every {fmt_mg(grad)} mL.")
     return CompoundingPlan(
         form=Form.LIQUID,
         salt=salt,
@@ -422,7 +624,58 @@ def _liquid(
         concentration_mg_per_ml=conc,
         syringe_graduation_ml=grad,
         concentration_refs=tuple(dict.fromkeys(concentration_refs)),
+        instruction_refs=tuple(dict.fromkeys(liquid_refs + vehicle_refs)),
+        fill_plan=fills,
+        storage=storage,
+        vehicle=" ".join(vehicle_source.vehicle.split())
+        if vehicle_source and vehicle_source.vehicle
+        else None,
+        vehicle_refs=tuple(vehicle_refs),
+        container=vehicle_source.container if vehicle_source else None,
     )
+
+
+def _check_concentration(
+    conc: Decimal, written: str | Decimal | None, regimen: Regimen, kb: KnowledgeBase
+) -> None:
+    """Sanity bounds on the concentration and on the volume of one dose (data: dose_rules)."""
+    rules = kb.protocols.dose_rules
+    low = Decimal(str(rules.concentration_low_mg_per_ml.value))
+    high = Decimal(str(rules.concentration_high_mg_per_ml.value))
+    shown = f"{fmt_mg(conc)} mg/mL" + (
+        f" ('{written}')" if isinstance(written, str) and written.strip() else ""
+    )
+    largest = max(s.dose_mg for s in regimen.steps)
+    volume = (largest / conc).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    if conc < low:
+        raise DoseError(
+            f"concentration {shown} is below the lowest this program accepts "
+            f"({fmt_mg(low)} mg/mL: {_basis(rules.concentration_low_mg_per_ml.basis)}): "
+            f"a {fmt_mg(largest)} mg dose would be {fmt_mg(volume)} mL and the supply "
+            f"{fmt_mg((regimen.total_mg / conc).quantize(Decimal('0.1'), ROUND_HALF_UP))} mL. "
+            "Was mg/mL meant?"
+        )
+    if conc > high:
+        raise DoseError(
+            f"concentration {shown} is above the highest this program accepts "
+            f"({fmt_mg(high)} mg/mL: {_basis(rules.concentration_high_mg_per_ml.basis)})"
+        )
+    max_ml = Decimal(str(rules.max_dose_volume_ml.value))
+    if volume > max_ml:
+        raise DoseError(
+            f"a {fmt_mg(largest)} mg dose at {fmt_mg(conc)} mg/mL is {fmt_mg(volume)} mL, more "
+            f"than {fmt_mg(max_ml)} mL ({_basis(rules.max_dose_volume_ml.basis)}); choose a "
+            "stronger liquid"
+        )
+
+
+def _basis(text: str) -> str:
+    """A data file's basis text inside a sentence: one line, no closing full stop."""
+    return " ".join(text.split()).rstrip(".")
+
+
+def _capsule_listing(fill: Fill) -> str:
+    return ", ".join(f"{fmt_mg(mg)} mg × {n}" for mg, n in fill.capsules)
 
 
 def _parse_ml(text: str) -> Decimal:

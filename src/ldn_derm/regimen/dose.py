@@ -122,19 +122,36 @@ def _slip_hint(mg: Decimal, low: Decimal, high: Decimal) -> str | None:
     return None
 
 
+def slip_hint(mg: Decimal, kb: KnowledgeBase | None = None) -> str | None:
+    """The likely slip (unit or decimal point) when `mg` is a power of ten away from the
+    knowledge base's low-dose range, else None (the hint `validate_dose` appends)."""
+    if kb is None:
+        from ldn_derm.knowledge import get_knowledge
+
+        kb = get_knowledge()
+    low = Decimal(str(kb.drug.canonical_low_dose.low))
+    high = Decimal(str(kb.drug.canonical_low_dose.high))
+    return _slip_hint(mg, low, high) if mg > 0 else None
+
+
 def validate_dose(
     value: str | int | float | Decimal | Dose,
     *,
     concentration: str | Decimal | None = None,
     allow_standard_dose: bool = False,
+    allow_above_low_dose: bool = False,
+    titration_step: bool = False,
     kb: KnowledgeBase | None = None,
 ) -> Dose:
     """Check one daily dose and return it in mg, or raise DoseError naming the likely slip.
 
     `value` is text with a unit ('4.5 mg', '4500 mcg', '4.5 mL' with `concentration`) or a
-    number already in mg. Doses must lie in the knowledge base's low-dose range; a dose of
-    50 mg or more is refused as not a low dose unless `allow_standard_dose` is set, and
-    nothing above the standard maximum is ever accepted.
+    number already in mg. Doses must lie in the knowledge base's low-dose range, except:
+    - `titration_step`: a step on the way to the target may start lower, down to the cited
+      titration floor (protocols.yaml `dose_rules.titration_floor_mg`, 0.5 mg);
+    - `allow_above_low_dose`: a dose above the range but below the standard dose (6 mg, say);
+    - `allow_standard_dose`: the standard dose only (drug.yaml `standard_dose`, 50-100 mg).
+    Nothing above the standard maximum is ever accepted.
     """
     if isinstance(value, Dose):
         written, mg_value = value.written, value.mg
@@ -167,11 +184,33 @@ def validate_dose(
             mg_value = _to_decimal(magnitude, written) * conc
         else:
             mg_value = _to_decimal(magnitude, written)
-    return _check_range(mg_value, written, allow_standard_dose, kb)
+    return _check_range(
+        mg_value,
+        written,
+        DosePermissions(
+            standard=allow_standard_dose,
+            above_low=allow_above_low_dose,
+            titration_step=titration_step,
+        ),
+        kb,
+    )
+
+
+@dataclass(frozen=True)
+class DosePermissions:
+    """Which doses outside the low-dose range a check accepts (each one explicitly)."""
+
+    standard: bool = False  # the standard dose, 50-100 mg
+    above_low: bool = False  # above the low-dose range, below the standard dose
+    titration_step: bool = False  # from the titration floor up to the range, as a step
+
+
+def titration_floor(kb: KnowledgeBase) -> Decimal:
+    return Decimal(str(kb.protocols.dose_rules.titration_floor_mg.value))
 
 
 def _check_range(
-    mg: Decimal, written: str, allow_standard_dose: bool, kb: KnowledgeBase | None
+    mg: Decimal, written: str, allow: DosePermissions, kb: KnowledgeBase | None
 ) -> Dose:
     if kb is None:
         from ldn_derm.knowledge import get_knowledge
@@ -181,6 +220,7 @@ def _check_range(
     high = Decimal(str(kb.drug.canonical_low_dose.high))
     std_low = Decimal(str(kb.drug.standard_dose.low))
     std_high = Decimal(str(kb.drug.standard_dose.high))
+    floor = titration_floor(kb)
     range_text = kb.drug.canonical_low_dose.label()
     plain = written.replace(" ", "") == f"{fmt_mg(mg)}mg"
     shown = written if plain else f"'{written}' ({fmt_mg(mg)} mg)"
@@ -196,7 +236,7 @@ def _check_range(
             f"dose {shown} is above even the standard naltrexone dose "
             f"({kb.drug.standard_dose.label()}){suffix}"
         )
-    if mg >= std_low and not allow_standard_dose:
+    if mg >= std_low and not allow.standard:
         tablet = " — 50 mg is the commercial tablet strength" if mg == std_low else ""
         raise DoseError(
             f"dose {shown} is not a low dose: {fmt_mg(std_low)} mg or more is the standard "
@@ -204,12 +244,31 @@ def _check_range(
             "Allow standard dosing explicitly if this is really intended"
         )
     if mg < low:
+        if allow.titration_step and mg >= floor:
+            pass  # a cited starting step below the range (checked against the target elsewhere)
+        elif allow.titration_step:
+            raise DoseError(
+                f"dose {shown} is below even the lowest titration step this program accepts "
+                f"({fmt_mg(floor)} mg, as cited pharmacy protocols start){suffix}"
+            )
+        else:
+            step_note = (
+                f" ({fmt_mg(floor)} mg up to {fmt_mg(low)} mg is accepted only as a titration "
+                "step toward a target inside the range)"
+                if mg >= floor
+                else ""
+            )
+            raise DoseError(
+                f"dose {shown} is below the low-dose range this program uses ({range_text})"
+                f"{step_note}{suffix}"
+            )
+    if high < mg < std_low and not allow.above_low:
+        std_note = "; allowing the standard dose does not cover it" if allow.standard else ""
         raise DoseError(
-            f"dose {shown} is below the low-dose range this program uses ({range_text}){suffix}"
-        )
-    if mg > high and not allow_standard_dose:
-        raise DoseError(
-            f"dose {shown} is above the low-dose range this program uses ({range_text}){suffix}"
+            f"dose {shown} is above the low-dose range this program uses ({range_text}) and "
+            f"below the standard dose{suffix}. A dose between {fmt_mg(high)} and "
+            f"{fmt_mg(std_low)} mg needs its own override (above-low-dose) with a recorded "
+            f"reason{std_note}"
         )
     exact = mg.quantize(MICROGRAM)
     if exact != mg:

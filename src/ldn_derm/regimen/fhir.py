@@ -121,7 +121,6 @@ def build_medication_request(
                 ],
             }
         )
-    qty, code = plan.dispense_quantity
     subject: dict[str, Any] = {}
     if patient_reference:
         subject["reference"] = patient_reference
@@ -137,25 +136,50 @@ def build_medication_request(
         "authoredOn": authored_on.isoformat(),
         "reasonCode": _reason(condition),
         "dosageInstruction": dosage,
-        "dispenseRequest": {
-            "quantity": {
-                "value": _number(qty),
-                "unit": "capsules" if code == "{capsule}" else "mL",
-                "system": UCUM,
-                "code": code,
-            },
-            "expectedSupplyDuration": {
-                "value": regimen.days,
-                "unit": "days",
-                "system": UCUM,
-                "code": "d",
-            },
-            "numberOfRepeatsAllowed": 0,
-        },
+        "dispenseRequest": dispense_request(plan, regimen),
         "note": [{"text": n} for n in notes],
     }
     validate_medication_request(resource)
     return resource
+
+
+def _quantity(value: Decimal, code: str) -> dict[str, Any]:
+    return {
+        "value": _number(value),
+        "unit": "capsules" if code == "{capsule}" else "mL",
+        "system": UCUM,
+        "code": code,
+    }
+
+
+def _days(value: int) -> dict[str, Any]:
+    return {"value": value, "unit": "days", "system": UCUM, "code": "d"}
+
+
+def dispense_request(plan: CompoundingPlan, regimen: Regimen) -> dict[str, Any]:
+    """One fill: its quantity and duration, no repeats. Several fills (the supply outlasts the
+    beyond-use date): `initialFill` is the first, `quantity`/`expectedSupplyDuration` the
+    largest later fill, `numberOfRepeatsAllowed` the number of later fills; the exact amount of
+    each fill is in the notes and the prescription text."""
+    code = plan.unit
+    fills = plan.fills
+    if len(fills) <= 1:
+        qty, _ = plan.dispense_quantity
+        return {
+            "quantity": _quantity(qty, code),
+            "expectedSupplyDuration": _days(regimen.days),
+            "numberOfRepeatsAllowed": 0,
+        }
+    first, later = fills[0], fills[1:]
+    return {
+        "initialFill": {
+            "quantity": _quantity(first.quantity, code),
+            "duration": _days(first.days),
+        },
+        "quantity": _quantity(max(f.quantity for f in later), code),
+        "expectedSupplyDuration": _days(max(f.days for f in later)),
+        "numberOfRepeatsAllowed": len(later),
+    }
 
 
 def validate_medication_request(resource: dict[str, Any]) -> Any:

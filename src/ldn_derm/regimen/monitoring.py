@@ -14,12 +14,14 @@ from ldn_derm.knowledge.citations import Citations, reference_line
 
 if TYPE_CHECKING:
     from ldn_derm.knowledge import KnowledgeBase
-    from ldn_derm.knowledge.models import SafetyItem
+    from ldn_derm.knowledge.models import RuleParameter, SafetyItem
     from ldn_derm.regimen.schedule import Regimen
 
 SIDE_EFFECT_IDS = ("vivid-dreams", "gi-upset", "headache-anxiety", "self-limited")
 THYROID_IDS = ("tsh-screening", "thyroid-disease")
-OPIOID_IDS = ("opioid-interactions", "perioperative-opioids")
+OPIOID_IDS = ("opioid-interactions", "overcoming-blockade", "perioperative-opioids")
+HOLD_PARAMETER = "perioperative-hold-days"  # terminology.yaml rule parameter (cited)
+HOLD_ITEM = "perioperative-hold"
 STOPPING_ID = "stopping"
 
 
@@ -167,6 +169,38 @@ def from_safety(s: SafetyItem) -> MonitorItem:
     )
 
 
+def hold_parameter(kb: KnowledgeBase) -> RuleParameter:
+    """The cited perioperative hold (days) for standard-dose oral naltrexone."""
+    for param in kb.terminology.parameters:
+        if param.id == HOLD_PARAMETER:
+            return param
+    raise KnowledgeError(
+        f"terminology.yaml: the monitoring plan needs parameter '{HOLD_PARAMETER}'"
+    )
+
+
+def perioperative_hold(kb: KnowledgeBase) -> MonitorItem:
+    """'Before planned surgery': the hold time, said to be standard-dose guidance."""
+    param = hold_parameter(kb)
+    periop = kb.safety.get("perioperative-opioids")
+    caveat = param.basis.strip()
+    if periop is not None and periop.caveat:
+        caveat += " " + periop.caveat.strip()
+    return MonitorItem(
+        id=HOLD_ITEM,
+        title="Before planned surgery",
+        text=(
+            f"Anaesthesia guidance for standard-dose oral naltrexone is to stop it "
+            f"{param.value * 24:g} hours ({param.value:g} days) before elective surgery when "
+            "opioid analgesia is expected. No LDN-specific hold time was found: agree the "
+            "hold, and when to restart, with the surgical and anaesthesia team."
+        ),
+        refs=tuple(param.refs),
+        certainty=param.certainty.value if param.certainty else "convention",
+        caveat=caveat,
+    )
+
+
 def build_monitoring_plan(
     condition: str,
     regimen: Regimen | None = None,
@@ -202,21 +236,27 @@ def build_monitoring_plan(
         if e.time_to_response
     )
     follow_up: list[MonitorItem] = []
-    reported = [p for p in kb.protocols.protocols if p.follow_up]  # sources that say how often
-    only = " No other follow-up interval was found in the sources." if len(reported) == 1 else ""
+    # only a source about this condition says how often to follow it up: never borrowed
+    reported = [p for p in kb.protocols.protocols if p.follow_up and cond.id in p.conditions]
     for proto in reported:
-        used_in = ", ".join(kb.conditions[c].name for c in proto.conditions)
         follow_up.append(
             MonitorItem(
                 id=f"follow-up-{proto.id}",
                 title="Follow-up",
-                text=(
-                    f"Follow-up {proto.follow_up}, as in the {proto.name} scheme ({used_in})."
-                    + only
-                ),
+                text=f"Follow-up {proto.follow_up}, as in the {proto.name} scheme.",
                 refs=tuple(proto.refs),
                 certainty=proto.certainty.value,
                 caveat=proto.caveat,
+            )
+        )
+    if not reported:
+        follow_up.append(
+            MonitorItem(
+                id="follow-up-not-established",
+                title="Follow-up",
+                text=" ".join(kb.protocols.follow_up_not_established.split()),
+                refs=(),
+                certainty="not-established",
             )
         )
     return MonitoringPlan(
@@ -224,7 +264,7 @@ def build_monitoring_plan(
         condition_name=cond.name,
         side_effects=tuple(_item(kb, i) for i in SIDE_EFFECT_IDS),
         thyroid=tuple(_item(kb, i) for i in THYROID_IDS),
-        opioids=tuple(_item(kb, i) for i in OPIOID_IDS),
+        opioids=(*(_item(kb, i) for i in OPIOID_IDS), perioperative_hold(kb)),
         stopping=_item(kb, STOPPING_ID),
         follow_up=tuple(follow_up),
         outcome_measures=tuple((m, tuple(s)) for m, s in measures.items()),

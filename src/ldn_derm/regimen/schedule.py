@@ -73,6 +73,11 @@ class Regimen:
     timing_refs: tuple[str, ...] = ()  # sources of the default time of day, when it was assumed
     standard_dose_allowed: bool = False
     notes: tuple[str, ...] = field(default=())
+    above_low_dose_allowed: bool = False
+    # titration steps below the low-dose range (accepted from the cited floor up), with the
+    # sources of that floor
+    below_range_steps: tuple[Decimal, ...] = ()
+    below_range_refs: tuple[str, ...] = ()
 
     @property
     def total_mg(self) -> Decimal:
@@ -121,6 +126,7 @@ class Regimen:
             "steps": rows,
             "assumptions": list(self.assumptions),
             "notes": list(self.notes),
+            "below_range_steps_mg": [float(d) for d in self.below_range_steps],
             "references": list(self.refs),
             "timing_references": list(self.timing_refs),
         }
@@ -152,10 +158,44 @@ def _positive_int(value: int | None, what: str, upper: int) -> int | None:
     return value
 
 
+@dataclass(frozen=True)
+class _Allow:
+    standard: bool
+    above_low: bool
+
+
 def _dose(
-    value: str | int | float | Decimal | Dose, allow_standard_dose: bool, kb: KnowledgeBase
+    value: str | int | float | Decimal | Dose,
+    allow: _Allow,
+    kb: KnowledgeBase,
+    *,
+    step: bool = False,
 ) -> Decimal:
-    return validate_dose(value, allow_standard_dose=allow_standard_dose, kb=kb).mg
+    """A target (`step=False`) must lie in the range; a titration step may start lower."""
+    return validate_dose(
+        value,
+        allow_standard_dose=allow.standard,
+        allow_above_low_dose=allow.above_low,
+        titration_step=step,
+        kb=kb,
+    ).mg
+
+
+def _below_range(
+    levels: Sequence[Decimal], kb: KnowledgeBase, notes: list[str]
+) -> tuple[tuple[Decimal, ...], tuple[str, ...]]:
+    """The titration steps below the low-dose range, with a note and the floor's sources."""
+    low = Decimal(str(kb.drug.canonical_low_dose.low))
+    below = tuple(dict.fromkeys(d for d in levels if d < low))
+    if not below:
+        return (), ()
+    floor = kb.protocols.dose_rules.titration_floor_mg
+    listed = ", ".join(f"{fmt_mg(d)} mg" for d in below)
+    notes.append(
+        f"Titration step(s) below the low-dose range ({kb.drug.canonical_low_dose.label()}): "
+        f"{listed}. Accepted as starting steps only: {floor.basis.strip()}"
+    )
+    return below, tuple(floor.refs)
 
 
 def _step_size(value: str | int | float | Decimal | Dose) -> Decimal:
@@ -202,6 +242,7 @@ def build_regimen(
     steps: Sequence[tuple[str | int | float | Decimal | Dose, int]] | None = None,
     start_date: date | None = None,
     allow_standard_dose: bool = False,
+    allow_above_low_dose: bool = False,
     kb: KnowledgeBase | None = None,
 ) -> Regimen:
     """Build a once-daily schedule from a preset, explicit titration, or custom steps.
@@ -211,8 +252,11 @@ def build_regimen(
     - titration: start at `start_mg` (default: the target), add `step_mg` every
       `interval_days` until `target_mg`; the last level runs to day `days`.
     - `steps`: a custom schedule as (dose, days) pairs; `days` is then their sum.
-    Numbers are mg; strings may carry units ('4500 mcg').
+    Numbers are mg; strings may carry units ('4500 mcg'). The target must lie in the low-dose
+    range; earlier steps may start at the cited titration floor (0.5 mg). Doses above the range
+    need `allow_above_low_dose` (below 50 mg) or `allow_standard_dose` (50-100 mg).
     """
+    allow = _Allow(standard=allow_standard_dose, above_low=allow_above_low_dose)
     if start_date is not None:
         check_start_date(start_date)
     if kb is None:
@@ -229,7 +273,7 @@ def build_regimen(
             raise InputError("give either custom steps or a preset/titration, not both")
         if interval_days is not None:
             raise InputError("custom steps carry their own durations: leave out the interval")
-        return _custom(steps, target_mg, time, start_date, allow_standard_dose, kb, assumptions)
+        return _custom(steps, target_mg, time, start_date, allow, kb, assumptions)
 
     if preset is not None:
         proto = find_protocol(preset, kb)
@@ -255,8 +299,8 @@ def build_regimen(
 
     if target_mg is None:
         raise InputError("give a target dose (mg/day) or a preset")
-    target = _dose(target_mg, allow_standard_dose, kb)
-    start = target if start_mg is None else _dose(start_mg, allow_standard_dose, kb)
+    target = _dose(target_mg, allow, kb)
+    start = target if start_mg is None else _dose(start_mg, allow, kb, step=True)
     if start > target:
         raise DoseError(f"start dose {fmt_mg(start)} mg is above the target {fmt_mg(target)} mg")
     total_days = _positive_int(days, "duration", MAX_DAYS)
@@ -282,7 +326,7 @@ def build_regimen(
         while levels[-1] < target:
             levels.append(min(levels[-1] + step, target))
         for level in levels:
-            _dose(level, allow_standard_dose, kb)
+            _dose(level, allow, kb, step=True)
     elif step_mg is not None or interval_days is not None:
         notes.append("Fixed dose: the step and interval given were not needed.")
 
@@ -296,6 +340,7 @@ def build_regimen(
     for i, s in enumerate(out):
         end = out[i + 1].start_day - 1 if i + 1 < len(out) else total_days
         final.append(Step(dose_mg=s.dose_mg, start_day=s.start_day, days=end - s.start_day + 1))
+    below, below_refs = _below_range([s.dose_mg for s in final], kb, notes)
     if final[-1].dose_mg != target:
         notes.append(
             f"The target of {fmt_mg(target)} mg is not reached within {total_days} days; "
@@ -314,6 +359,9 @@ def build_regimen(
         timing_refs=timing_refs,
         standard_dose_allowed=allow_standard_dose,
         notes=tuple(notes),
+        above_low_dose_allowed=allow_above_low_dose,
+        below_range_steps=below,
+        below_range_refs=below_refs,
     )
 
 
@@ -343,7 +391,7 @@ def _custom(
     target_mg: str | int | float | Decimal | Dose | None,
     time: DoseTime | str | None,
     start_date: date | None,
-    allow_standard_dose: bool,
+    allow: _Allow,
     kb: KnowledgeBase,
     assumptions: list[str],
 ) -> Regimen:
@@ -352,7 +400,7 @@ def _custom(
     out: list[Step] = []
     day = 1
     for dose_value, length in steps:
-        dose = _dose(dose_value, allow_standard_dose, kb)
+        dose = _dose(dose_value, allow, kb, step=True)
         n = _positive_int(length, "step duration", MAX_DAYS)
         assert n is not None
         out.append(Step(dose_mg=dose, start_day=day, days=n))
@@ -361,7 +409,7 @@ def _custom(
     if total > MAX_DAYS:
         raise InputError(f"the custom schedule lasts {total} days; the limit is {MAX_DAYS}")
     highest = max(s.dose_mg for s in out)
-    target = highest if target_mg is None else _dose(target_mg, allow_standard_dose, kb)
+    target = _dose(highest if target_mg is None else target_mg, allow, kb)
     if highest > target:
         raise DoseError(
             f"a custom step of {fmt_mg(highest)} mg is above the target {fmt_mg(target)} mg"
@@ -373,6 +421,8 @@ def _custom(
             s = Step(dose_mg=s.dose_mg, start_day=last.start_day, days=last.days + s.days)
         merged.append(s)
     dose_time, timing_refs = _dose_time(time, assumptions, None, kb)
+    notes: list[str] = []
+    below, below_refs = _below_range([s.dose_mg for s in merged], kb, notes)
     return Regimen(
         steps=tuple(merged),
         time=dose_time,
@@ -381,5 +431,9 @@ def _custom(
         assumptions=tuple(assumptions),
         start_date=start_date,
         timing_refs=timing_refs,
-        standard_dose_allowed=allow_standard_dose,
+        standard_dose_allowed=allow.standard,
+        notes=tuple(notes),
+        above_low_dose_allowed=allow.above_low,
+        below_range_steps=below,
+        below_range_refs=below_refs,
     )

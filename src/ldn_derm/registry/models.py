@@ -332,4 +332,13 @@ cds_jwt_replay = Table(
 )
 
 CDS_TABLES = ("cds_feedback", "cds_jwt_replay")
+
+# Server-side SMART App Launch sessions (used by ldn_derm.web.smart.store).
+smart_sessions = Table(
+    "smart_sessions",
+    Base.metadata,
+    Column("key", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("expires_at", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),  # JSON
+)
 PATIENT_TABLES = ("patients", "patient_identities", "courses", "visits", "visit_side_effects")

@@ -8,6 +8,7 @@ repeats the most important ranges as CHECK constraints (see models.py) as a seco
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -34,8 +35,9 @@ from ldn_derm.registry.vocab import (
     StopReason,
 )
 
-# The top of naltrexone's standard oral range (knowledge base: drug.standard_dose, 50–100 mg/day).
-# The registry records what was taken, so it accepts anything up to that; lower bound 0 = paused.
+# The top of naltrexone's standard oral range (knowledge base: drug.standard_dose, 50–100 mg/day):
+# the outer bound the database also enforces. Within it, doses go through the prescribing
+# module's check (the low-dose range; titration steps from the cited floor; 0 = paused).
 MAX_DOSE_MG = 100.0
 EARLIEST_DATE = date(1900, 1, 1)
 
@@ -74,10 +76,37 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _dose(value: float) -> float:
+def _range(value: float) -> None:
     if not (0 <= value <= MAX_DOSE_MG):
         raise ValueError(f"must be between 0 and {MAX_DOSE_MG:g} mg/day (got {value:g})")
-    return round(value, 3)
+
+
+def _checked(value: float, *, step: bool) -> float:
+    """The prescribing module's dose check (regimen.validate_dose): the same range, the same
+    slip hints (45 mg is 10x 4.5 mg). A titration step may lie below the range down to the
+    cited floor; 0 means paused."""
+    from ldn_derm.errors import DoseError
+    from ldn_derm.regimen.dose import validate_dose
+
+    _range(value)
+    if value == 0:
+        return 0.0
+    try:
+        return float(validate_dose(Decimal(f"{round(value, 3):.10g}"), titration_step=step).mg)
+    except DoseError as exc:
+        # the registry has no overrides: it records LDN courses inside the checked range
+        message = str(exc).split(". A dose between")[0].split(". Allow standard")[0]
+        raise ValueError(f"{message} (the registry records low-dose courses only)") from None
+
+
+def _dose(value: float) -> float:
+    """A dose taken or planned as a step: 0 (paused), the titration floor up to the range."""
+    return _checked(value, step=True)
+
+
+def _target(value: float) -> float:
+    """A target dose: inside the low-dose range."""
+    return _checked(value, step=False)
 
 
 def _not_future(value: date) -> date:
@@ -139,7 +168,8 @@ class RegimenSummary(_In):
     source: Annotated[str, StringConstraints(max_length=100)] = "entered"
     note: Notes | None = None
 
-    _doses = field_validator("start_dose_mg", "target_dose_mg")(_dose)
+    _start = field_validator("start_dose_mg")(_dose)
+    _target = field_validator("target_dose_mg")(_target)
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> RegimenSummary:

@@ -17,6 +17,7 @@ from ldn_derm.errors import InputError
 from ldn_derm.knowledge.citations import Citations, reference_line
 from ldn_derm.regimen.compounding import Form
 from ldn_derm.regimen.dose import fmt_mg
+from ldn_derm.regimen.monitoring import HOLD_ITEM, MonitorItem, hold_parameter
 from ldn_derm.regimen.schedule import DoseTime
 
 if TYPE_CHECKING:
@@ -55,6 +56,11 @@ def _percent(kb: KnowledgeBase, item_id: str) -> float | None:
         if f.percent is not None:
             return f.percent
     return None
+
+
+def _refs(items: tuple[MonitorItem, ...], *ids: str) -> list[str]:
+    """References of the monitoring items with these ids (in that order)."""
+    return [r for ident in ids for item in items if item.id == ident for r in item.refs]
 
 
 def handout_context(
@@ -102,6 +108,7 @@ def handout_context(
         if r.outcome == "improved" and r.dose_class in ("low", "unknown")
     ]
     mon = rx.monitoring
+    hold = hold_parameter(kb)
     storage = None
     for s in plan.stability:
         if s.days is not None:
@@ -137,7 +144,16 @@ def handout_context(
         "cite_intro": cite_intro,
         "dreams_percent": _percent(kb, "vivid-dreams"),
         "cite_side_effects": citations.mark([r for i in mon.side_effects for r in i.refs]),
-        "cite_opioids": citations.mark([r for i in mon.opioids for r in i.refs]),
+        "cite_opioids": citations.mark(_refs(mon.opioids, "opioid-interactions")),
+        "cite_blockade": citations.mark(_refs(mon.opioids, "overcoming-blockade")),
+        "cite_surgery": citations.mark(_refs(mon.opioids, HOLD_ITEM, "perioperative-opioids")),
+        "cite_restart": citations.mark(
+            list(kb.safety["opioid-free-interval"].refs)
+            if "opioid-free-interval" in kb.safety
+            else []
+        ),
+        "hold_days": f"{hold.value:g}",
+        "hold_hours": f"{hold.value * 24:g}",
         "cite_thyroid": citations.mark([r for i in mon.thyroid for r in i.refs]),
         "cite_stopping": citations.mark(mon.stopping.refs),
         "cite_pregnancy": citations.mark(

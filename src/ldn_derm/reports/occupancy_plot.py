@@ -196,7 +196,6 @@ def _save(fig: Any, path: Path, fmt: str) -> None:
 
     tmp: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(handle, "wb") as stream:
             fig.savefig(stream, format=fmt)

@@ -57,13 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from ldn_derm.web.cds.store import MemoryReplayCache, ReplayCache
     from ldn_derm.web.cds.trust import ClientVerifier
 
-    # One database, one engine (ldn_derm.registry.db) for the registry and the CDS tables; a
-    # fresh database gets its schema from the migrations, an older one is never migrated here.
+    # One database, one engine (ldn_derm.registry.db) for the registry, the CDS and the SMART
+    # tables; a fresh database gets its schema from the migrations, an older one is never
+    # migrated here.
     database = Database(settings.resolved_database_url, auto_create=True)
     try:
         database.require_ready()
     except DatabaseNotReadyError as exc:
-        log.warning("%s (the registry and the CDS feedback need it)", exc)
+        log.warning("%s (the registry, the CDS feedback and SMART sessions need it)", exc)
     app.state.database = database
     engine = database.engine
     app.state.engine = engine
@@ -111,12 +112,14 @@ def _install_routes(app: FastAPI) -> None:
     from ldn_derm.web.api import router as api_router
     from ldn_derm.web.cds.routes import router as cds_router
     from ldn_derm.web.pages import router as pages_router
+    from ldn_derm.web.smart import router as smart_router
 
     # Routes are matched in order: the CDS services come first because an EHR calls them on
     # every order signature (matching through the API's many routes first cost tens of µs).
     app.include_router(cds_router)
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(pages_router)
+    app.include_router(smart_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/docs", include_in_schema=False)

@@ -6,7 +6,6 @@ the core is adapted in one place. Results are plain JSON-ready dicts.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ldn_derm.errors import InputError, LdnError
@@ -16,11 +15,10 @@ from ldn_derm.web import views
 if TYPE_CHECKING:
     from datetime import date
 
-    from ldn_derm.assess.models import Assessment
+    from ldn_derm.assess.models import Assessment, Finding
     from ldn_derm.patient.manual import ProfileDocument
     from ldn_derm.pkpd.simulate import SimulationResult
     from ldn_derm.regimen.prescription import Prescription
-    from ldn_derm.regimen.schedule import Regimen
     from ldn_derm.web.api.schemas import PrescribeIn, SimulateIn
 
 
@@ -125,6 +123,7 @@ def build_prescription(body: PrescribeIn) -> Prescription:
         days=body.days,
         time=body.time,
         preset=body.preset,
+        allow_above_low_dose="above-low-dose" in body.overrides,
     )
     patient = None
     if body.bundle is not None:
@@ -147,6 +146,7 @@ def build_prescription(body: PrescribeIn) -> Prescription:
         concentration=concentration if body.form == "liquid" else None,
         patient=patient,
         override_reason=body.override_reason,
+        overrides={str(k): v for k, v in body.overrides.items()},
     )
 
 
@@ -159,6 +159,10 @@ def prescribe(body: PrescribeIn) -> dict[str, Any]:
         "authored_on": rx.authored_on.isoformat(),
         "warnings": list(rx.warnings),
         "override_reason": rx.override_reason,
+        "overrides": {o.option.value: o.reason for o in rx.overrides},
+        "evidence": {"level": rx.evidence.level.value, "text": rx.evidence.text}
+        if rx.evidence
+        else None,
         "schedule": rx.schedule,
         "monitoring": rx.monitoring.to_dict(),
         "medication_request": rx.medication_request,
@@ -214,10 +218,14 @@ def simulate_plot_svg(body: SimulateIn) -> bytes:
 
 
 # ---------------------------------------------------------------- CDS Hooks
+# The decisions live in the core (assess.evidence, regimen.orders); these functions only turn
+# its findings into the dicts cards.render_card draws.
 
-MG_FACTORS = {"mg": 1.0, "milligram": 1.0, "milligrams": 1.0, "mcg": 0.001, "ug": 0.001,
-              "µg": 0.001, "microgram": 0.001, "g": 1000.0, "gram": 1000.0}  # fmt: skip
-PER_DAY = {"d": 1.0, "h": 24.0, "min": 1440.0, "wk": 1 / 7, "mo": 1 / 30, "a": 1 / 365}
+TOPICS = {
+    "ldn-dose-outside-low-dose-range": "LDN dose range",
+    "ldn-dose-unreadable": "LDN dose not read",
+    "ldn-titration-and-monitoring": "LDN titration and monitoring",
+}
 
 
 def _cds_assessment(records: list[dict[str, Any]]) -> Assessment:
@@ -231,324 +239,75 @@ def _cds_assessment(records: list[dict[str, Any]]) -> Assessment:
 
 
 def cds_patient_view_findings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Findings for patient-view: one info finding per active condition with naltrexone studies.
-    Studies at a low (or unreported) dose are LDN evidence; a condition studied only at higher
-    doses gets a card that says so, rather than passing 50 mg trials off as LDN evidence."""
-    kb = get_knowledge()
+    """One info finding per active condition with naltrexone studies (assess.evidence)."""
+    from ldn_derm.assess.evidence import evidence_findings
+
     assessment = _cds_assessment(records)
     out = []
-    for ind in assessment.indications:
-        entries = kb.evidence_for(ind.condition)
-        if not entries:
-            continue  # nothing published to show
-        ldn = [e for e in entries if kb.possibly_low(e)]  # low, straddling or unreported dose
-        higher = [e for e in entries if e not in ldn]
-        improved_ldn = ind.evidence.positive_possibly_low
-        if improved_ldn:
-            summary = (
-                f"Low-dose naltrexone has published evidence in {ind.name}: {_studies(len(ldn))}"
-            )
-        elif ldn:
-            summary = f"{ind.name}: no study of low-dose naltrexone reported improvement"
-        else:
-            summary = f"{ind.name}: naltrexone studied only above the low-dose range"
-        if ldn:
-            detail = (
-                f"The knowledge base has {_studies(len(ldn))} at a dose that may be low "
-                f"(within or starting in the low-dose range, or not reported): "
-                f"{_evidence_line(ldn)}."
-            )
-        else:
-            detail = f"No study of low-dose naltrexone in {ind.name} was found."
-        if higher:
-            detail += (
-                f" {_studies(len(higher)).capitalize()} used doses above the low-dose range: "
-                f"{_evidence_line(higher)}."
-            )
-            if all(kb.dose_class(e) == "standard" for e in higher):
-                detail += (
-                    f" {kb.drug.standard_dose.label()} is the standard dose for alcohol and "
-                    "opioid use disorder, not LDN."
-                )
-        detail = (
-            f"**{ind.name}** is on the problem list ({'; '.join(ind.matched_from)}). {detail} "
-            f"Low dose means {kb.drug.canonical_low_dose.label()} (off label)."
-        )
-        refs = {r for e in entries for r in e.refs}
-        refs |= {*kb.drug.low_dose_ranges[0].refs, *kb.drug.statement("off-label-use").refs}
-        if higher:
-            refs |= set(kb.drug.standard_dose_refs)
+    lines = evidence_findings(assessment)
+    unchecked = assessment.finding("medication-unchecked")
+    if lines and unchecked is not None:  # evidence is never shown as if the screen were complete
+        out.append({**_finding_dict(unchecked), "topic": "LDN safety screen incomplete"})
+    for line in lines:
         out.append(
             {
-                "code": f"ldn-evidence-{ind.condition}",
-                "topic": f"LDN evidence: {ind.name}",
-                "severity": "info",
-                "summary": summary,
-                "detail": detail,
-                "references": sorted(refs),
-                "link_path": f"/evidence/{ind.condition}",
-                "link_label": f"Naltrexone evidence for {ind.name} (ldn-derm)",
+                **_finding_dict(line.finding),
+                "topic": f"LDN evidence: {line.name}",
+                "link_path": f"/evidence/{line.condition}",
+                "condition": line.condition,
+                "link_label": f"Naltrexone evidence for {line.name} (ldn-derm)",
             }
         )
     return out
 
 
-def _studies(n: int) -> str:
-    return f"{n} stud{'y' if n == 1 else 'ies'}"
-
-
-def _doses(entries: list[Any]) -> str:
-    """'3–4.5 mg/day, 6.25 mg/day; not reported in 2' (the doses the entries state)."""
-    from ldn_derm.knowledge.base import dose_labels
-
-    stated = ", ".join(dose_labels(entries))
-    unreported = sum(e.dose is None for e in entries)
-    missing = f"not reported in {unreported}" if unreported else ""
-    return "; ".join(part for part in (stated, missing) if part)
-
-
-DESIGN_NAMES = {  # singular, plural
-    "rct": ("randomised trial", "randomised trials"),
-    "crossover-rct": ("crossover randomised trial", "crossover randomised trials"),
-    "case-series": ("case series", "case series"),
-    "retrospective-series": ("retrospective series", "retrospective series"),
-}
-
-
-def _evidence_line(entries: list[Any]) -> str:
-    """'2 improved, 1 mixed, no benefit or worse (2 case reports, 1 case series); doses ...'."""
-    from collections import Counter
-
-    from ldn_derm.knowledge.models import Outcome
-
-    improved = sum(e.outcome is Outcome.IMPROVED for e in entries)
-    designs = Counter(e.design.value for e in entries)
-    kinds = ", ".join(
-        f"{n} {DESIGN_NAMES.get(d, (d.replace('-', ' '), d.replace('-', ' ') + 's'))[n != 1]}"
-        for d, n in sorted(designs.items())
-    )
-    return (
-        f"{improved} improved, {len(entries) - improved} mixed, no benefit or worse "
-        f"({kinds}); doses {_doses(entries)}"
-    )
-
-
-def daily_dose_mg(order: dict[str, Any]) -> float | None:
-    """The draft order's daily dose in mg, when its dosage states a mass dose and a frequency."""
-    dosages = order.get("dosageInstruction")
-    for dosage in dosages if isinstance(dosages, list) else []:
-        if not isinstance(dosage, dict):
-            continue
-        rates = dosage.get("doseAndRate")
-        for dr in rates if isinstance(rates, list) else []:
-            qty = dr.get("doseQuantity") if isinstance(dr, dict) else None
-            if not isinstance(qty, dict):
-                continue
-            value = qty.get("value")
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                continue
-            unit = str(qty.get("code") or qty.get("unit") or "").strip().lower()
-            factor = MG_FACTORS.get(unit)
-            timing = dosage.get("timing")
-            repeat = timing.get("repeat") if isinstance(timing, dict) else None
-            repeat = repeat if isinstance(repeat, dict) else {}
-            frequency = repeat.get("frequency", 1)
-            period = repeat.get("period", 1)
-            per_day = PER_DAY.get(str(repeat.get("periodUnit", "d")))
-            numbers = (frequency, period)
-            if factor is None or per_day is None:
-                return None
-            if any(isinstance(x, bool) or not isinstance(x, int | float) for x in numbers):
-                return None
-            if period <= 0 or frequency <= 0 or value <= 0:
-                return None
-            return float(value) * factor * float(frequency) * per_day / float(period)
-    return None
-
-
-def _order_indication(order: dict[str, Any], assessment: Assessment) -> tuple[str, str] | None:
-    """(condition id, how we know) for an order meant as LDN: a stated reason with low-dose
-    evidence, else (when the order states no reason) the patient's first such indication.
-    None otherwise: a reason studied only at standard doses (pruritus at 50 mg), or one the
-    knowledge base does not hold (alcohol or opioid use disorder), is not ours to judge."""
-    kb = get_knowledge()
-    reasons = order.get("reasonCode")
-    stated = False
-    for concept in reasons if isinstance(reasons, list) else []:
-        if not isinstance(concept, dict):
-            continue
-        codings = concept.get("coding")
-        codings = [c for c in codings if isinstance(c, dict)] if isinstance(codings, list) else []
-        keys = [str(c.get(k) or "") for c in codings for k in ("code", "display")]
-        keys.append(str(concept.get("text") or ""))
-        for key in (k for k in keys if k.strip()):
-            stated = True
-            try:
-                cid = kb.find_condition(key).id
-            except LdnError:
-                continue
-            if kb.summarize(cid).positive_possibly_low > 0:
-                return cid, "the order's reason"
-    if stated:
-        return None  # the prescriber said why, and it is not a condition with LDN evidence
-    for ind in assessment.indications:
-        if ind.evidence.positive_possibly_low > 0:
-            return ind.condition, f"{ind.name} on the problem list"
-    return None
-
-
-def _suggested_regimen(condition_id: str) -> Regimen:
-    """A published low-dose scheme for the condition (a preset), else the top of the cited range."""
-    from datetime import date
-
-    return _suggested_regimen_on(condition_id, date.today())
-
-
-@lru_cache(maxsize=64)
-def _suggested_regimen_on(condition_id: str, day: Any) -> Regimen:
-    from ldn_derm.regimen.schedule import build_regimen
-
-    kb = get_knowledge()
-    presets = [p for p in kb.protocols.protocols if condition_id in p.conditions]
-    for proto in presets:
-        try:
-            return build_regimen(preset=proto.id, start_date=day)
-        except LdnError:
-            continue  # a preset whose source leaves a needed parameter unreported
-    return build_regimen(target_mg=kb.drug.canonical_low_dose.high, start_date=day)
-
-
-@lru_cache(maxsize=64)
-def _plan_parts(condition_id: str, day: Any) -> tuple[list[dict[str, Any]], str, list[str], str]:
-    """(dosageInstruction, plan text in Markdown, references, one-line plan) for a condition."""
-    from ldn_derm.regimen.monitoring import build_monitoring_plan
-    from ldn_derm.regimen.prescription import build_prescription
-
-    kb = get_knowledge()
-    regimen = _suggested_regimen_on(condition_id, day)
-    rx = build_prescription(condition_id, regimen, "capsule", authored_on=day)
-    plan = build_monitoring_plan(condition_id, regimen)
-    steps = [f"{s.dose_mg.normalize():f} mg" for s in regimen.steps]
-    line = " → ".join(steps) + f" once daily {regimen.time.phrase}"
-    scheme = regimen.protocol_name or (
-        f"no published scheme for {kb.conditions[condition_id].name}: the top of the cited "
-        "low-dose range"
-    )
-    lines = [f"**Regimen** ({scheme}): {line}."]
-    for step in regimen.steps:
-        lines.append(f"- {regimen.describe_step(step)}")
-    for assumption in regimen.assumptions:  # what the source does not say, made visible
-        lines.append(f"- Assumed: {assumption}")
-    lines.append("")
-    lines.append("**Monitoring**")
-    for item in (*plan.side_effects, *plan.thyroid, *plan.opioids, *plan.follow_up, plan.stopping):
-        caveat = f" *Caveat: {item.caveat.strip()}*" if item.caveat else ""
-        lines.append(f"- **{item.title}.** {item.text}{caveat}")
-    range_refs = (
-        [] if regimen.protocol_name else [r for lr in kb.drug.low_dose_ranges for r in lr.refs]
-    )
-    refs = list(dict.fromkeys([*regimen.refs, *range_refs, *regimen.timing_refs, *plan.refs]))
-    dosage = list(rx.medication_request.get("dosageInstruction") or [])
-    return dosage, "\n".join(lines), refs, line
-
-
-def _dose_range_text(mg: float, name: str, why: str) -> tuple[str, str, list[str]]:
-    """(summary, detail, references) for a draft dose outside the program's low-dose range."""
-    kb = get_knowledge()
-    low, standard = kb.drug.canonical_low_dose, kb.drug.standard_dose
-    ranges = [r for lr in kb.drug.low_dose_ranges for r in lr.refs]
-    context = (
-        f"The draft order gives {mg:g} mg of naltrexone a day for {name} ({why}). This program "
-        f"uses {low.label()} as the low dose; the cited low-dose ranges differ at the edges."
-    )
-    if mg < low.low:
-        summary = f"{mg:g} mg/day is below the low-dose range this program uses ({low.label()})"
-        return summary, f"{context} Check that the dose is intended.", ranges
-    above = kb.drug.statement("above-low-dose")
-    summary = f"{mg:g} mg/day is above the low-dose range ({low.label()}) for {name}"
-    detail = f"{context} {above.text.strip()}"
-    if above.caveat:
-        detail += f" Caveat: {above.caveat.strip()}"
-    refs = [*ranges, *above.refs]
-    if mg >= standard.low:
-        detail += f" {standard.label()} is the standard dose for alcohol and opioid use disorder."
-        refs += kb.drug.standard_dose_refs
-    return summary, detail, refs
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "severity": f.severity.value,
+        "summary": f.summary,
+        "detail": f.detail,
+        "references": list(f.references),
+    }
 
 
 def cds_order_findings(
-    records: list[dict[str, Any]], orders: list[dict[str, Any]]
+    records: list[dict[str, Any]],
+    draft_orders: Any,
+    patient_id: str | None = None,
+    unavailable: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
-    """Findings for draft naltrexone orders: opioid use (critical), a dose outside the low-dose
-    range for an inflammatory indication (warning, with a suggestion), and the titration and
-    monitoring plan (info)."""
+    """Findings for the LDN-type orders of a draft Bundle (regimen.orders.review_draft_orders):
+    contraindications (critical), medicine cautions and dose problems (warning, the dose ones
+    with a suggestion that replaces the order) and the titration and monitoring plan (info)."""
     from datetime import date
 
-    import orjson
+    from ldn_derm.regimen.orders import review_draft_orders
 
-    kb = get_knowledge()
-    assessment = _cds_assessment(records)
+    advice = review_draft_orders(
+        draft_orders, records, as_of=date.today(), patient_id=patient_id, unavailable=unavailable
+    )
     out: list[dict[str, Any]] = []
-    for f in assessment.findings:
+    for a in advice:
+        f = a.finding
+        data = _finding_dict(f)
         if f.severity.value == "contraindicated":
-            out.append(
-                {
-                    "code": f.code,
-                    "topic": "LDN contraindication",
-                    "severity": "critical",
-                    "summary": f.summary,
-                    "detail": f.detail
-                    + (f"\n\nTriggered by: {'; '.join(f.triggered_by)}." if f.triggered_by else ""),
-                    "references": f.references,
-                }
-            )
-    low = kb.drug.canonical_low_dose
-    today = date.today()
-    for order in orders:
-        indication = _order_indication(order, assessment)
-        if indication is None:
-            continue  # e.g. naltrexone for alcohol or opioid use disorder: not ours to judge
-        condition_id, why = indication
-        name = kb.conditions[condition_id].name
-        dosage, plan_md, plan_refs, plan_line = _plan_parts(condition_id, today)
-        mg = daily_dose_mg(order)
-        if mg is not None and not (low.low <= mg <= low.high):
-            suggested = orjson.loads(orjson.dumps(order))  # a deep copy, several times faster
-            suggested["dosageInstruction"] = dosage
-            summary, detail, refs = _dose_range_text(mg, name, why)
-            out.append(
-                {
-                    "code": "ldn-dose-outside-low-dose-range",
-                    "topic": "LDN dose range",
-                    "severity": "warning",
-                    "summary": summary,
-                    "detail": f"{detail} Suggested instead: {plan_line}.",
-                    "references": list(dict.fromkeys([*refs, *plan_refs[:1]])),
-                    "suggestion": {
-                        "label": f"Change to low-dose naltrexone: {plan_line}",
-                        "description": f"Replace the dosage with the low-dose regimen "
-                        f"({plan_line}).",
-                        "resource": suggested,
-                    },
-                }
-            )
-        dose_note = (
-            f"The draft order's daily dose is {mg:g} mg."
-            if mg is not None
-            else "The draft order's daily dose could not be read (no mass dose and frequency)."
-        )
-        out.append(
-            {
-                "code": "ldn-titration-and-monitoring",
-                "topic": "LDN titration and monitoring",
-                "severity": "info",
-                "summary": f"LDN plan for {name}: {plan_line}",
-                "detail": f"{dose_note}\n\n{plan_md}",
-                "references": plan_refs,
-                "link_path": f"/prescribe?condition={condition_id}",
-                "link_label": "Build the prescription and handout in ldn-derm",
+            data["topic"] = "LDN contraindication"
+        else:
+            data["topic"] = TOPICS.get(f.code, "LDN safety")
+        if f.triggered_by and f.code not in TOPICS:
+            data["detail"] += f"\n\nTriggered by: {'; '.join(f.triggered_by)}."
+        if a.suggestion is not None:
+            data["suggestion"] = {
+                "label": a.suggestion.label,
+                "description": a.suggestion.description,
+                "resource": a.suggestion.resource,
             }
-        )
+        if f.code == "ldn-titration-and-monitoring" and a.condition:
+            data["link_path"] = f"/prescribe?condition={a.condition}"
+            data["condition"] = a.condition
+            data["link_label"] = "Build the prescription and handout in ldn-derm"
+        out.append(data)
     return out
 
 

@@ -50,6 +50,37 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # A request body must arrive within this many seconds (slow clients get 408)
     body_timeout_seconds: float = 30.0
+    # SMART App Launch (the web app as a SMART client; see docs/web.md "SMART on FHIR launch")
+    smart_client_id: str = ""  # as registered in the EHR; empty: SMART launch is off (but --dev)
+    smart_client_secret: str = ""  # confidential client (client_secret_basic); empty: public
+    smart_issuers: tuple[str, ...] = ()  # FHIR bases (`iss`) allowed to launch the app
+    smart_redirect_url: str = ""  # public URL of /smart/callback; "" = public_base_url + path
+    smart_launch_url: str = ""  # public URL of /smart/launch for CDS cards ("smart" links)
+    smart_session_seconds: int = 3600  # a launch's session (and its tokens) ends after this
+    smart_write_drafts: bool = False  # also ask for patient/MedicationRequest.c (draft orders)
+
+    @property
+    def smart_enabled(self) -> bool:
+        """SMART launch is offered when a client id is configured, or on a loopback dev server."""
+        return bool(self.smart_client_id) or self.smart_dev_loopback
+
+    @property
+    def smart_dev_loopback(self) -> bool:
+        """--dev on a loopback address: a loopback issuer may launch without configuration."""
+        return self.dev and is_loopback(self.host)
+
+    def smart_issuer_allowed(self, iss: str) -> bool:
+        """`iss` is a configured SMART issuer (or under one), or a loopback FHIR base on a
+        loopback dev server."""
+        from urllib.parse import urlsplit
+
+        try:
+            base = fhir_base(iss)
+        except ValueError:
+            return False
+        if self.smart_issuers and under_bases(base, _fhir_bases(" ".join(self.smart_issuers))):
+            return True
+        return self.smart_dev_loopback and is_loopback(urlsplit(base).hostname or "")
 
     @property
     def verify_jwt(self) -> bool:
@@ -102,6 +133,13 @@ _ENV = {
     "jti_cache": "LDN_JTI_CACHE",
     "trusted_proxies": "LDN_TRUSTED_PROXIES",
     "body_timeout_seconds": "LDN_BODY_TIMEOUT_SECONDS",
+    "smart_client_id": "LDN_SMART_CLIENT_ID",
+    "smart_client_secret": "LDN_SMART_CLIENT_SECRET",
+    "smart_issuers": "LDN_SMART_ISSUERS",
+    "smart_redirect_url": "LDN_SMART_REDIRECT_URL",
+    "smart_launch_url": "LDN_SMART_LAUNCH_URL",
+    "smart_session_seconds": "LDN_SMART_SESSION_SECONDS",
+    "smart_write_drafts": "LDN_SMART_WRITE_DRAFTS",
 }
 
 # Settings given per trusted issuer, in the order of trusted_issuers.
@@ -265,5 +303,14 @@ def _check(settings: Settings) -> None:
         raise InputError(f"trusted_proxies: {exc}") from None
     if not 0 < settings.body_timeout_seconds <= 3600:
         raise InputError("body_timeout_seconds must be more than 0 and at most 3600")
+    for iss in settings.smart_issuers:
+        try:
+            fhir_base(iss)
+        except ValueError as exc:
+            raise InputError(
+                f"smart_issuers: {iss[:200]!r} is not a plain http(s) FHIR base URL ({exc})"
+            ) from None
+    if not 60 <= settings.smart_session_seconds <= 24 * 3600:
+        raise InputError("smart_session_seconds must be between 60 and 86400")
     if settings.max_body_bytes < 1024:
         raise InputError("max_body_bytes must be at least 1024")

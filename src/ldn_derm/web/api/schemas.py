@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -41,7 +41,10 @@ class ConditionOut(BaseModel):
     snomed: list[str]
     studies: int
     improved: int
+    improved_low_dose: int  # at a low dose, or one the source does not report
+    improved_higher_dose_only: int  # only above the low-dose range (e.g. 50 mg/day): not LDN
     mixed_or_no_benefit: int
+    negative_controlled_low_dose: list[str]  # entry ids of negative controlled low-dose studies
     low_dose_studies: int
     doses: list[str]
     summary: str
@@ -65,6 +68,7 @@ class EvidenceOut(BaseModel):
     measures: list[str]
     time_to_response: str | None
     adverse_events: str | None
+    add_on_to: str | None  # what naltrexone was given with (an add-on study); None: not reported
     conflicts: str | None
     certainty: str
     references: list[str]
@@ -119,7 +123,16 @@ class PrescribeIn(Model):
     salt: Literal["hcl", "base"] = "hcl"
     concentration_mg_per_ml: float | None = Field(default=None, gt=0, le=50)
     paper: Literal["a4", "letter"] = "a4"
-    override_reason: str | None = Field(default=None, max_length=500)
+    override_reason: str | None = Field(
+        default=None, max_length=500, description="Shorthand for overrides.contraindication"
+    )
+    overrides: dict[
+        Literal["contraindication", "above-low-dose", "opioid-free-interval", "evidence"],
+        Annotated[str, Field(max_length=500)],
+    ] = Field(
+        default_factory=dict,
+        description="Override option -> the prescriber's reason (a few words, not a placeholder)",
+    )
     bundle: dict[str, Any] | None = Field(
         default=None, description="The patient's FHIR R4 Bundle (checked for contraindications)"
     )

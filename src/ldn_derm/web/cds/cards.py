@@ -1,9 +1,10 @@
 """Turn the core's findings into CDS Hooks cards (a card is a rendering of a finding).
 
-The rules live in the core (ldn_derm.assess / ldn_derm.regimen, reached through
-ldn_derm.web.domain); this module only decides which orders concern us and how a finding looks
-as a card: summary under 140 characters, Markdown detail with citations, the source reference,
-override reasons, and uuids on cards and suggestions so that feedback can refer to them.
+The rules live in the core (ldn_derm.assess, and ldn_derm.regimen.orders for which draft
+orders are LDN orders and what they give, reached through ldn_derm.web.domain); this module only
+decides how a finding looks as a card: summary under 140 characters, Markdown detail with
+citations, the source reference, override reasons, and uuids on cards and suggestions so that
+feedback can refer to them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from ldn_derm.web import domain, views
 from ldn_derm.web.cds.services import ServiceDef
 from ldn_derm.web.settings import Settings
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SUMMARY_MAX = 139  # the spec asks for "<140-character" summaries
 
 # Example override reasons from the HL7 CDS Hooks 3.0 ballot code system (STANDARDS.md §1.6).
@@ -38,61 +38,32 @@ INDICATOR = {
 }
 
 
-@lru_cache(maxsize=1)
-def _naltrexone_terms() -> tuple[frozenset[str], tuple[str, ...]]:
-    """RxCUIs and lower-case names that identify naltrexone in an order."""
-    kb = get_knowledge()
-    ingredient = kb.drug.ingredient
-    codes: set[str] = set()
-    names: set[str] = {kb.drug.name.lower()}
-    for ing in kb.terminology.ingredients:
-        if ing.id == ingredient:
-            if ing.rxcui:
-                codes.add(ing.rxcui)
-            names |= {ing.name.lower(), *(s.lower() for s in ing.synonyms)}
-    for product in kb.terminology.products:
-        if ingredient in product.ingredients:
-            if product.rxcui:
-                codes.add(product.rxcui)
-            names |= {product.name.lower(), *(a.lower() for a in product.aliases)}
-    return frozenset(codes), tuple(sorted(n for n in names if n))
+def _prefetched(body: dict[str, Any]) -> list[dict[str, Any]]:
+    from ldn_derm.web.cds.prefetch import resources_in
+
+    prefetch = body.get("prefetch")
+    values = prefetch.values() if isinstance(prefetch, dict) else ()
+    return [r for value in values for r in resources_in(value)]
 
 
-def is_naltrexone(resource: dict[str, Any]) -> bool:
-    concept = resource.get("medicationCodeableConcept")
-    if not isinstance(concept, dict):
-        return False
-    codes, names = _naltrexone_terms()
-    texts = [str(concept.get("text") or "")]
-    for coding in concept.get("coding") or []:
-        if not isinstance(coding, dict):
-            continue
-        if coding.get("system") == RXNORM and str(coding.get("code")) in codes:
-            return True
-        texts.append(str(coding.get("display") or ""))
-    blob = " ".join(texts).lower()
-    return any(name in blob for name in names)
-
-
-def draft_naltrexone_orders(body: dict[str, Any]) -> list[dict[str, Any]]:
-    bundle = (body.get("context") or {}).get("draftOrders") or {}
-    out = []
-    for entry in bundle.get("entry") or []:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if (
-            isinstance(resource, dict)
-            and resource.get("resourceType") == "MedicationRequest"
-            and is_naltrexone(resource)
-        ):
-            out.append(resource)
-    return out
+def _draft_bundle(body: dict[str, Any]) -> Any:
+    context = body.get("context")
+    return context.get("draftOrders") if isinstance(context, dict) else None
 
 
 def needs_data(service: ServiceDef, body: dict[str, Any]) -> bool:
-    """False when the answer is no cards whatever the record says (cheap, before any fetch)."""
+    """False when the answer is no cards whatever the record says (cheap, before any fetch):
+    an order hook whose draft Bundle holds no LDN-type order (regimen.orders decides)."""
     if service.hook == "patient-view":
         return True
-    return bool(draft_naltrexone_orders(body))
+    from ldn_derm.regimen.orders import ldn_draft_orders, unresolved_medications
+
+    draft, prefetched = _draft_bundle(body), _prefetched(body)
+    if ldn_draft_orders(draft, prefetched):
+        return True
+    # a draft naming a Medication we do not hold may be naltrexone: read it when we can
+    can_read = isinstance(body.get("fhirServer"), str) and body.get("fhirAuthorization")
+    return bool(can_read and unresolved_medications(draft, prefetched))
 
 
 def advise(
@@ -105,8 +76,15 @@ def advise(
     if service.hook == "patient-view":
         findings = domain.cds_patient_view_findings(records)
     else:
-        orders = draft_naltrexone_orders(body)
-        findings = domain.cds_order_findings(records, orders)
+        context = body.get("context")
+        patient_id = context.get("patientId") if isinstance(context, dict) else None
+        findings = domain.cds_order_findings(
+            records,
+            _draft_bundle(body),
+            patient_id if isinstance(patient_id, str) and patient_id else None,
+            # a medicine recorded only as a MedicationStatement would otherwise go unseen
+            () if "statements" in resources else ("MedicationStatement",),
+        )
     cards = [render_card(f, settings) for f in findings]
     order = {"critical": 0, "warning": 1, "info": 2}
     cards.sort(key=lambda c: order[c["indicator"]])
@@ -192,11 +170,24 @@ def render_card(finding: dict[str, Any], settings: Settings) -> dict[str, Any]:
         ]
     link_path = finding.get("link_path")
     if link_path:
-        card["links"] = [
-            {
-                "label": str(finding.get("link_label") or "Open in ldn-derm"),
-                "url": base + str(link_path),
-                "type": "absolute",
-            }
-        ]
+        label = str(finding.get("link_label") or "Open in ldn-derm")
+        card["links"] = [_link(label, base + str(link_path), finding, settings)]
     return card
+
+
+def _link(label: str, url: str, finding: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A SMART app link (the EHR launches the app with this patient) when a SMART launch URL
+    is configured, with the finding's condition as appContext; a plain link otherwise."""
+    if not settings.smart_launch_url:
+        return {"label": label, "url": url, "type": "absolute"}
+    import orjson
+
+    link: dict[str, Any] = {
+        "label": "Open the assessment in ldn-derm",
+        "url": settings.smart_launch_url,
+        "type": "smart",
+    }
+    condition = finding.get("condition")
+    if condition:
+        link["appContext"] = orjson.dumps({"condition": condition}).decode()
+    return link

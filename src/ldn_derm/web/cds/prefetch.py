@@ -10,18 +10,50 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from ldn_derm.web.cds.services import ServiceDef
 
 _TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z0-9_]+)\s*\}\}")
+DRAFT_MEDICATION = "draft-medication-"  # keys of Medications read for draft orders
 _MAX_PAGES = 5  # follow searchset `next` links at most this often per key
 # The fhirServer URL comes from the request: cap what one read may cost us. A page larger than
 # this is treated as a failed read; the deadline bounds a server that drips bytes slowly (the
 # per-read timeout alone restarts with every chunk).
 MAX_FHIR_RESPONSE_BYTES = 16 * 1024 * 1024
 _DEADLINE_READS = 3  # all reads of one call together: this many times the per-read timeout
+
+
+class PatientMismatchError(Exception):
+    """A Patient in the data that is not the patient in `context.patientId`."""
+
+    def __init__(self, found: str, expected: str, prefetched: bool) -> None:
+        where = "prefetched" if prefetched else "read from fhirServer"
+        super().__init__(
+            f"The Patient {where} has id '{found[:64]}', but context.patientId is "
+            f"'{expected[:64]}': the data is for another patient, so no advice is given."
+        )
+        self.found = found
+        self.expected = expected
+        self.prefetched = prefetched
+
+
+def check_patient(
+    resources: dict[str, list[dict[str, Any]]], context: dict[str, Any], fetched: set[str]
+) -> None:
+    """Raise PatientMismatchError when any Patient resource is not `context.patientId`."""
+    expected = context.get("patientId")
+    if not isinstance(expected, str) or not expected:
+        return
+    for key, found in resources.items():
+        for resource in found:
+            if resource.get("resourceType") != "Patient":
+                continue
+            ident = resource.get("id")
+            if ident != expected:
+                raise PatientMismatchError(str(ident), expected, key not in fetched)
 
 
 class PrefetchMissingError(Exception):
@@ -106,7 +138,8 @@ async def gather(
     allowed_servers: tuple[str, ...] = (),
     https_only: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get.
+    """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get,
+    and PatientMismatchError when a Patient (prefetched or fetched) is not context.patientId.
 
     Call it only for a verified caller; `allowed_servers` are the FHIR bases its issuer may
     name (empty: any); `https_only` refuses plain http; `loopback_only` restricts fhirServer
@@ -138,6 +171,13 @@ async def gather(
             missing.append(key)
     if missing:
         raise PrefetchMissingError(missing)
+    if can_fetch and service.hook in {"order-select", "order-sign"}:
+        # Medications that draft orders reference but nobody sent (instance reads)
+        from ldn_derm.regimen.orders import unresolved_medications
+
+        sent = [r for found in out.values() for r in found]
+        for i, reference in enumerate(unresolved_medications(context.get("draftOrders"), sent)):
+            to_fetch[f"{DRAFT_MEDICATION}{i}"] = reference
     if to_fetch:
         from ldn_derm.web.settings import fhir_base
 
@@ -150,12 +190,39 @@ async def gather(
                 missing.append(key)
         if missing:
             raise PrefetchMissingError(missing)
+    check_patient(out, context, set(to_fetch))
     return out
+
+
+@dataclass(frozen=True)
+class FhirRead:
+    """What one query read: its resources (every page followed), whether pages were left
+    unread (`truncated`: the page bound, or a `next` link outside the checked base), and for a
+    failed read `failed` with the HTTP `status` (None: no answer, too large or not FHIR JSON)."""
+
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+    failed: bool = False
+    status: int | None = None
 
 
 async def _fetch_all(
     server: str, token: str, queries: dict[str, str], timeout: float
 ) -> dict[str, list[dict[str, Any]]]:
+    reads = await read_fhir(server, token, queries, timeout)
+    return {k: r.resources for k, r in reads.items() if not r.failed}
+
+
+async def read_fhir(
+    server: str, token: str, queries: dict[str, str], timeout: float
+) -> dict[str, FhirRead]:
+    """Run `queries` (relative to the FHIR base `server`) with the bearer `token`, following
+    searchset `next` links, with the bounds every read from an EHR has: at most a few pages per
+    query, a byte cap per page, no redirects, the token never sent outside `server`, and one
+    deadline for all reads. A query missing from the answer ran out of time.
+
+    `server` must already be checked against the caller's allow-list (CDS Hooks: the issuer's
+    `fhir_servers`; SMART: `smart_issuers`)."""
     import asyncio
 
     import httpx
@@ -166,7 +233,7 @@ async def _fetch_all(
     base = server.rstrip("/") + "/"
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
 
-    async def one(client: httpx.AsyncClient, query: str) -> list[dict[str, Any]] | None:
+    async def one(client: httpx.AsyncClient, query: str) -> FhirRead:
         url: str | None = base + query.lstrip("/")
         found: list[dict[str, Any]] = []
         for _ in range(_MAX_PAGES):
@@ -182,22 +249,22 @@ async def _fetch_all(
                 ValueError,
                 OverflowError,
             ):
-                return None  # InvalidURL, ValueError: a malformed `next` link
+                return FhirRead(failed=True)  # InvalidURL, ValueError: a malformed `next` link
             if status == 404 and not found:
-                return []  # an instance read that found nothing, like a null prefetch
+                return FhirRead()  # an instance read that found nothing, like a null prefetch
             if status != 200:
-                return None
+                return FhirRead(failed=True, status=status)
             try:
                 data = orjson.loads(content)
             except orjson.JSONDecodeError:
-                return None
+                return FhirRead(failed=True, status=status)
             if _is_failure(data):
-                return None
+                return FhirRead(failed=True, status=status)
             found.extend(resources_in(data))
             url = _next_link(data) if isinstance(data, dict) else None
             if url and not fhir_server_allowed(re.split(r"[?#]", url, maxsplit=1)[0], (base,)):
-                break  # never send the token to another host, or outside the checked base
-        return found
+                return FhirRead(found, truncated=True)  # never send the token elsewhere
+        return FhirRead(found, truncated=url is not None)
 
     # follow_redirects=False (httpx's default, stated here): a redirect is a failed read, so
     # the token never follows one to another host.
@@ -209,7 +276,7 @@ async def _fetch_all(
                 results = await asyncio.gather(*(one(client, q) for q in queries.values()))
         except TimeoutError:
             return {}
-    return {k: r for k, r in zip(queries, results, strict=True) if r is not None}
+    return dict(zip(queries, results, strict=True))
 
 
 class _TooLargeError(Exception):

@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ldn_derm.web.cds.prefetch import PrefetchMissingError, gather
+from ldn_derm.web.cds.prefetch import PatientMismatchError, PrefetchMissingError, gather
 from ldn_derm.web.cds.services import services
 from ldn_derm.web.cds.trust import Caller, UntrustedError
 from ldn_derm.web.problems import problem
@@ -185,6 +185,10 @@ def _check_hook_request(body: dict[str, Any], hook: str) -> str | None:
         200: {"description": "Cards (possibly none)"},
         401: {},
         404: {},
+        400: {
+            "description": "Malformed request, or a prefetched Patient that is not "
+            "context.patientId"
+        },
         412: {"description": "Required FHIR data was neither prefetched nor retrievable"},
     },
 )
@@ -229,6 +233,15 @@ async def call_service(service_id: str, request: Request) -> Response:
                 f"with fhirAuthorization was given: {', '.join(exc.keys)}."
             ),
             missing=exc.keys,
+        )
+    except PatientMismatchError as exc:
+        # A prefetched Patient that is not context.patientId is the client's error (400): the
+        # spec keeps 412 for data the service could not obtain, and a retry with the same
+        # prefetch could not succeed. A fetched one means we could not obtain this patient's
+        # data from fhirServer: 412, as the spec says for that case.
+        status = 400 if exc.prefetched else 412
+        return problem(
+            status, detail=str(exc), patient_id=exc.found, context_patient_id=exc.expected
         )
     return _json(cards.advise(service, body, resources, settings))
 

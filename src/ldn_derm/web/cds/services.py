@@ -12,7 +12,16 @@ from typing import Any
 
 PATIENT = "Patient/{{context.patientId}}"
 CONDITIONS = "Condition?patient={{context.patientId}}&clinical-status=active"
-MEDICATIONS = "MedicationRequest?patient={{context.patientId}}&status=active"
+# `_include` brings the Medication resources the requests name by medicationReference (FHIR R4
+# search parameters MedicationRequest.medication and MedicationStatement.medication).
+MEDICATIONS = (
+    "MedicationRequest?patient={{context.patientId}}&status=active"
+    "&_include=MedicationRequest:medication"
+)
+STATEMENTS = (
+    "MedicationStatement?patient={{context.patientId}}&status=active"
+    "&_include=MedicationStatement:medication"
+)
 
 
 @dataclass(frozen=True)
@@ -56,14 +65,22 @@ def _observation_template() -> str | None:
 
 
 USAGE = (
-    "Needs the patient, active conditions and active medication requests, prefetched or "
-    "readable with the fhirAuthorization token; answers 412 when it can get neither."
+    "Needs the patient, active conditions and active medication requests (with the Medication "
+    "resources they reference), prefetched or readable with the fhirAuthorization token; "
+    "answers 412 when it can get neither. Active medication statements are read when given; "
+    "when they are not, the order services say so in a card. A Patient whose id is not "
+    "context.patientId is refused (400 when prefetched, 412 when read from fhirServer)."
 )
 
 
 @lru_cache(maxsize=1)
 def services() -> dict[str, ServiceDef]:
-    prefetch = {"patient": PATIENT, "conditions": CONDITIONS, "medications": MEDICATIONS}
+    prefetch = {
+        "patient": PATIENT,
+        "conditions": CONDITIONS,
+        "medications": MEDICATIONS,
+        "statements": STATEMENTS,
+    }
     observations = _observation_template()
     if observations:
         prefetch["observations"] = observations
