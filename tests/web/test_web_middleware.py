@@ -82,12 +82,14 @@ def _body_routes() -> list[tuple[str, str]]:
     from ldn_derm.web.pages import router as pages_router
     from ldn_derm.web.registry.api import router as registry_api
     from ldn_derm.web.registry.pages import router as registry_pages
+    from ldn_derm.web.smart.routes import router as smart_router
 
     out = []
     for prefix, router in (
         ("", cds_router),
         ("/api/v1", api_router),
         ("", pages_router),
+        ("", smart_router),
         ("/api/v1/registry", registry_api),
         ("/registry", registry_pages),
     ):
