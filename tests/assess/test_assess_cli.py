@@ -68,6 +68,24 @@ def test_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "Candidacy" in out and "candidate" in out and "Psoriasis" in out
 
 
+def test_text_output_compares_ldn_with_every_psoriasis_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    bundle = Bundle(gender="male", birth="1960-01-01")
+    bundle.condition(concept(text="Plaque psoriasis"))
+    path = _write(tmp_path, "b.json", json.dumps(bundle.json()))
+    assert run(["assess", str(path), "--as-of", "2026-06-01"]) == 0
+    out = capsys.readouterr().out
+    section = out[out.index("Comparison with traditional systemic treatments") :]
+    assert section.index("Low-dose naltrexone (LDN)") < section.index("Methotrexate")
+    for label in ("evidence", "key risks", "before start", "monitoring"):
+        assert label in section
+    assert "TNF-alpha inhibitors" in section and "Test for latent TB" in section
+    assert "Dupilumab" not in section  # an atopic dermatitis option, with no flag here
+    assert "no flag from the record" in section
+
+
 def test_example_profile_assesses(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["assess", str(EXAMPLE), "--as-of", "2026-06-01", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -133,6 +151,19 @@ def test_huge_file_is_refused_before_reading(
 def test_help_lists_assess(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["assess", "--help"]) == 0
     assert "--as-of" in capsys.readouterr().out
+
+
+def test_text_output_says_when_no_traditional_option_is_held(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    bundle = Bundle(gender="male", birth="1960-01-01")
+    bundle.condition(concept(text="Hailey-Hailey disease"))
+    path = _write(tmp_path, "b.json", json.dumps(bundle.json()))
+    assert run(["assess", str(path), "--as-of", "2026-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert "No traditional systemic option is held for the matched conditions" in out
+    assert "Low-dose naltrexone (LDN)" in out and "Methotrexate" not in out
 
 
 def test_text_output_separates_low_dose_from_higher_dose_improvement(

@@ -65,6 +65,9 @@ def test_every_concern_has_a_concept(kb: KnowledgeBase) -> None:
     from ldn_derm.knowledge.models import Concern
 
     covered = {c.concern for c in kb.terminology.concepts if c.concern is not None}
+    covered |= {m.concern for m in kb.medicine_concerns}  # current medicines
+    # derived by the comparator rules from sex, age and pregnancy status, and from ALT/AST
+    covered |= {Concern.CHILDBEARING_POTENTIAL, Concern.ABNORMAL_LIVER_TESTS}
     assert set(Concern) == covered
 
 

@@ -14,6 +14,7 @@ from ldn_derm.knowledge.models import (
     Comparator,
     ComparatorFlag,
     Concern,
+    OptionFact,
     SafetyItem,
     SafetyKind,
     Statement,
@@ -56,11 +57,19 @@ STABLE_SAFETY_IDS = {
 REQUIRED_FLAGS = [
     ("methotrexate", Concern.PREGNANCY, {"contraindicated"}),
     ("acitretin", Concern.PREGNANCY, {"contraindicated"}),
-    ("methotrexate", Concern.LIVER_DISEASE, {"contraindicated", "caution"}),
-    ("methotrexate", Concern.ALCOHOL_USE, {"contraindicated", "caution"}),
+    ("methotrexate", Concern.LIVER_DISEASE, {"contraindicated"}),
+    ("methotrexate", Concern.ALCOHOL_USE, {"contraindicated"}),
+    ("methotrexate", Concern.IMMUNODEFICIENCY, {"contraindicated"}),
+    ("methotrexate", Concern.BLOOD_DYSCRASIA, {"contraindicated"}),
+    ("methotrexate", Concern.SEVERE_KIDNEY_IMPAIRMENT, {"contraindicated"}),
     ("acitretin", Concern.ALCOHOL_USE, {"contraindicated", "caution"}),
-    ("acitretin", Concern.HYPERLIPIDEMIA, {"caution"}),
-    ("methotrexate", Concern.CKD, {"contraindicated", "caution"}),
+    ("acitretin", Concern.HYPERLIPIDEMIA, {"contraindicated"}),
+    ("acitretin", Concern.CHILDBEARING_POTENTIAL, {"contraindicated"}),
+    ("acitretin", Concern.SEVERE_LIVER_IMPAIRMENT, {"contraindicated"}),
+    ("acitretin", Concern.SEVERE_KIDNEY_IMPAIRMENT, {"contraindicated"}),
+    ("acitretin", Concern.METHOTREXATE_USE, {"contraindicated"}),
+    ("acitretin", Concern.TETRACYCLINE_USE, {"contraindicated"}),
+    ("methotrexate", Concern.CKD, {"caution"}),
     ("cyclosporine", Concern.CKD, {"contraindicated", "caution"}),
     ("cyclosporine", Concern.HYPERTENSION, {"contraindicated", "caution"}),
     ("tnf-inhibitors", Concern.MALIGNANCY, {"caution"}),
@@ -123,8 +132,13 @@ def test_primary_statements_rest_on_primary_sources(kb: KnowledgeBase) -> None:
     ]
     for comp in kb.comparators.values():
         extra = [comp.dosing] if comp.dosing else []
-        statements += [(comp.id, st_) for st_ in (*extra, *comp.boxed_warnings, *comp.monitoring)]
-    for where, statement in statements:
+        statements += [(comp.id, st_) for st_ in (*extra, *comp.boxed_warnings)]
+    facts: list[tuple[str, Statement | OptionFact]] = [*statements]
+    for comp in kb.comparators.values():
+        baseline = [comp.evidence] if comp.evidence else []
+        baseline += [*comp.baseline_risks, *comp.screening, *comp.monitoring]
+        facts += [(comp.id, fact) for fact in baseline]
+    for where, statement in facts:
         assert statement.certainty is not Certainty.RECALLED, (where, statement.text)
         if statement.certainty.is_primary:
             assert _has_primary_ref(kb, statement.refs), (where, statement.text)
@@ -266,13 +280,33 @@ def test_flag_ids_are_unique(kb: KnowledgeBase) -> None:
     assert len(ids) == len(set(ids))
 
 
-def test_cutis_comparison_points_are_carried_with_the_leukemia_caveat(kb: KnowledgeBase) -> None:
+def test_cutis_comparison_points_are_carried_with_the_leukemia_wording(kb: KnowledgeBase) -> None:
     cutis = {(c.id, f.concern) for c, f in _flags(kb) if "cutis-lowdown" in f.refs}
     assert ("methotrexate", Concern.LIVER_DISEASE) in cutis
     assert ("acitretin", Concern.HYPERLIPIDEMIA) in cutis
     assert ("tnf-inhibitors", Concern.MALIGNANCY) in cutis
     tnf = next(f for f in kb.comparators["tnf-inhibitors"].flags if f.concern is Concern.MALIGNANCY)
-    assert tnf.caveat and "leukemia" in tnf.caveat.lower() and "not found" in tnf.caveat
+    # FDA required leukaemia wording in TNF blocker labels in 2009: never "not found" again
+    assert "fda-2009-tnf-blockers" in tnf.refs and "fda-2011-hstcl" in tnf.refs
+    assert tnf.caveat and "not found" not in tnf.caveat and "2009" in tnf.caveat
+
+
+def test_every_option_has_a_cited_baseline(kb: KnowledgeBase) -> None:
+    for comp in kb.comparators.values():
+        assert comp.conditions, comp.id
+        assert all(c in kb.conditions for c in comp.conditions), comp.id
+        assert comp.baseline_risks, f"{comp.id} has no baseline key risk"
+        assert comp.screening or comp.monitoring, f"{comp.id} has no screening or monitoring"
+        for fact in (*comp.baseline_risks, *comp.screening):
+            assert fact.plain, (comp.id, fact.text)  # the patient's option grid shows it
+    ldn = kb.ldn_option
+    for fact in (*ldn.baseline_risks, *ldn.screening, *ldn.monitoring):
+        assert all(item in kb.safety for item in fact.safety), fact.text
+
+
+def test_acitretin_boxed_warnings_include_hepatotoxicity(kb: KnowledgeBase) -> None:
+    boxed = " ".join(st_.text for st_ in kb.comparators["acitretin"].boxed_warnings)
+    assert "Hepatotoxicity" in boxed and "Teratogenic" in boxed
 
 
 def test_tnf_boxed_warning_is_cited_from_labels(kb: KnowledgeBase) -> None:

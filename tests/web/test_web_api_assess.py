@@ -67,3 +67,26 @@ def test_form_page_accepts_codes_and_names(dev_client: TestClient) -> None:
     )
     assert response.status_code == 200, response.text
     assert "Psoriasis" in response.text
+
+
+def test_comparison_has_an_ldn_row_and_every_baseline(dev_client: TestClient) -> None:
+    page = dev_client.post(
+        "/ui/assess/form",
+        data={"age": "61", "sex": "male", "conditions": "L40.0", "medications": ""},
+        headers={"HX-Request": "true"},
+    )
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert 'id="option-ldn" data-kind="ldn"' in html
+    assert 'id="option-tnf-inhibitors"' in html and "latent TB" in html
+    assert "Hepatitis B screening before starting" in html  # shown with no history of it
+    result = dev_client.post(
+        "/api/v1/assess",
+        json={"profile": {"age": 30, "sex": "female", "conditions": ["psoriasis"]}},
+    ).json()
+    assert result["comparators"][0]["id"] == "ldn"
+    cited = {r for c in result["comparators"] for b in c["baseline"] for r in b["references"]}
+    assert cited and cited <= {r["id"] for r in result["references"]}
+    acitretin = next(c for c in result["comparators"] if c["id"] == "acitretin")
+    flags = {f["code"]: f["severity"] for f in acitretin["flags"]}
+    assert flags["acitretin-childbearing-potential"] == "contraindicated"

@@ -1,20 +1,44 @@
-"""Comparator flags: which patient facts make each traditional systemic therapy riskier.
+"""The comparison table: LDN and the traditional systemic options, for this patient.
 
-The patient's concerns (pregnancy, CKD, malignancy...) are gathered from clinical concepts,
-lab cut-offs and the derived pregnancy status; each comparator flag in comparators.yaml whose
-`concern` is present becomes a `Finding` worded by that flag.
+Every option (LDN included) carries its baseline - how good the evidence is, its key risks, the
+screening before starting and the monitoring during treatment - whether or not the record raises
+anything. On top of that, the patient's concerns (pregnancy, child-bearing potential, CKD,
+malignancy, current methotrexate...) are gathered from clinical concepts, lab cut-offs, the
+derived pregnancy status and current medicines; each comparator flag in comparators.yaml whose
+`concern` is present becomes a `Finding` worded by that flag. LDN's own flags are the
+assessment's contraindications and cautions.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ldn_derm.assess.context import Context, listing
+from ldn_derm.assess.context import Context, describe_medication, listing
 from ldn_derm.assess.labs import lab_evidence, when
-from ldn_derm.assess.models import ComparatorResult, Finding, Severity
+from ldn_derm.assess.models import (
+    BaselineItem,
+    BaselineTopic,
+    ComparatorResult,
+    Finding,
+    Indication,
+    Severity,
+)
 from ldn_derm.assess.safety_rules import abnormal_liver_tests, childbearing_possible
-from ldn_derm.knowledge.models import Concern
-from ldn_derm.patient.profile import PregnancyStatus
+from ldn_derm.knowledge import KnowledgeBase
+from ldn_derm.knowledge.models import (
+    Comparator,
+    Concern,
+    LdnFact,
+    MedicineConcern,
+    OptionFact,
+    Outcome,
+)
+from ldn_derm.patient.profile import MedicationFact, MedStatus, PregnancyStatus, Sex
+from ldn_derm.patient.terminology import norm
+
+LDN_ID = "ldn"
 
 
 @dataclass
@@ -25,9 +49,12 @@ class Evidence:
     refs: list[str] = field(default_factory=list)
     possible_only: bool = False  # e.g. pregnancy not excluded, rather than a pregnancy
 
-    def add(self, fact: str, refs: list[str]) -> None:
+    def add(self, fact: str, refs: Sequence[str]) -> None:
         self.facts.append(fact)
         self.refs.extend(refs)
+
+
+# ---------------------------------------------------------------------------- concerns
 
 
 def patient_concerns(ctx: Context) -> dict[Concern, Evidence]:
@@ -44,30 +71,222 @@ def patient_concerns(ctx: Context) -> dict[Concern, Evidence]:
 
     for lab_id, thresholds in ctx.m.thresholds.items():
         for threshold in thresholds:
-            concept = ctx.m.concepts[threshold.concept]
-            if concept.concern is None:
+            concern = ctx.m.concepts[threshold.concept].concern
+            if concern is None:
                 continue
             hit = lab_evidence(ctx, lab_id, threshold)
             if hit is not None:
-                concerns.setdefault(concept.concern, Evidence()).add(*hit)
+                concerns.setdefault(concern, Evidence()).add(*hit)
 
     for lab in abnormal_liver_tests(ctx):
-        concerns.setdefault(Concern.LIVER_DISEASE, Evidence()).add(
+        concerns.setdefault(Concern.ABNORMAL_LIVER_TESTS, Evidence()).add(
             f"{lab.text} flagged high on {when(lab)}", [lab.ref]
         )
 
+    # menopause, hysterectomy, both ovaries removed: no pregnancy now or later (acitretin)
+    ended = profile.conditions_with("reproductive-potential-ended", include_history=True)
     if profile.pregnancy is PregnancyStatus.PREGNANT:
         concerns[Concern.PREGNANCY] = Evidence(
             ["current pregnancy in the record"], list(profile.pregnancy_refs)
         )
-    elif childbearing_possible(ctx):
-        age = f"aged {profile.age}" if profile.age is not None else "age not recorded"
+    elif childbearing_possible(ctx) and not ended:
         concerns[Concern.PREGNANCY] = Evidence(
-            [f"pregnancy not excluded ({profile.sex.value}, {age})"],
+            [f"pregnancy not excluded ({profile.sex.value}, {_age(ctx)})"],
             [profile.patient_ref] if profile.patient_ref else [],
             possible_only=True,
         )
+    potential = _childbearing_potential(ctx, bool(ended))
+    if potential is not None:
+        concerns[Concern.CHILDBEARING_POTENTIAL] = potential
+
+    for medicine_concern in ctx.kb.medicine_concerns:
+        hit = _medicine_evidence(ctx, medicine_concern)
+        if hit is not None:
+            concerns.setdefault(medicine_concern.concern, Evidence()).add(*hit)
     return concerns
+
+
+def _age(ctx: Context) -> str:
+    age = ctx.profile.age
+    return f"aged {age}" if age is not None else "age not recorded"
+
+
+def _childbearing_potential(ctx: Context, ended: bool) -> Evidence | None:
+    """A female (or sex unknown) of child-bearing age, not pregnant now, with no recorded
+    menopause, hysterectomy or bilateral oophorectomy: she may become pregnant later, whatever
+    today's pregnancy status says."""
+    profile = ctx.profile
+    if ended or profile.sex is Sex.MALE or profile.deceased is not None:
+        return None
+    if profile.pregnancy is PregnancyStatus.PREGNANT:
+        return None  # the pregnancy concern says more
+    if profile.age is None:
+        if profile.sex is not Sex.FEMALE:
+            return None
+    elif not (
+        ctx.m.param("childbearing-age-min") <= profile.age <= ctx.m.param("childbearing-age-max")
+    ):
+        return None
+    status = {
+        PregnancyStatus.NOT_PREGNANT: "recorded as not pregnant",
+        PregnancyStatus.UNKNOWN: "pregnancy status not recorded",
+    }.get(profile.pregnancy, profile.pregnancy.value)
+    fact = (
+        f"{profile.sex.value}, {_age(ctx)}, {status}; no menopause, hysterectomy or removal "
+        "of both ovaries recorded"
+    )
+    refs = [profile.patient_ref] if profile.patient_ref else []
+    return Evidence([fact], [*refs, *profile.pregnancy_refs])
+
+
+def _medicine_evidence(ctx: Context, concern: MedicineConcern) -> tuple[str, list[str]] | None:
+    """Current or unknown-status medicines matching the concern by ingredient id or name."""
+    pattern = _names_pattern(concern.names)
+    wanted = set(concern.ingredients)
+    hits: list[MedicationFact] = []
+    for med in ctx.profile.medications:
+        if med.status is MedStatus.PAST:
+            continue
+        if (wanted & med.ingredients) or (pattern is not None and pattern.search(norm(med.text))):
+            hits.append(med)
+    if not hits:
+        return None
+    listed = listing([describe_medication(m, ctx.as_of) for m in hits])
+    return f"{concern.label}: {listed}", [m.ref for m in hits]
+
+
+def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    words = sorted({norm(n) for n in names if norm(n)}, key=lambda n: (-len(n), n))
+    if not words:
+        return None
+    return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(re.escape(w) for w in words)})(?![a-z0-9])")
+
+
+# ---------------------------------------------------------------------------- baselines
+
+
+def _option_item(topic: BaselineTopic, fact: OptionFact) -> BaselineItem:
+    return BaselineItem(
+        topic=topic,
+        text=fact.text.strip(),
+        plain=fact.plain.strip() if fact.plain else None,
+        references=list(fact.refs),
+        caveat=fact.caveat.strip() if fact.caveat else None,
+    )
+
+
+def comparator_baseline(comparator: Comparator) -> list[BaselineItem]:
+    """The option's evidence, key risks, screening and monitoring (the same for everyone)."""
+    items = [_option_item("evidence", comparator.evidence)] if comparator.evidence else []
+    items += [_option_item("risk", f) for f in comparator.baseline_risks]
+    items += [_option_item("screening", f) for f in comparator.screening]
+    items += [_option_item("monitoring", f) for f in comparator.monitoring]
+    return items
+
+
+def _ldn_item(kb: KnowledgeBase, topic: BaselineTopic, fact: LdnFact) -> BaselineItem:
+    refs = [r for item in fact.safety for r in kb.safety[item].refs]
+    return BaselineItem(
+        topic=topic,
+        text=fact.text.strip(),
+        plain=fact.plain.strip(),
+        references=list(dict.fromkeys(refs)),
+    )
+
+
+def ldn_evidence(kb: KnowledgeBase, condition_ids: Sequence[str]) -> BaselineItem:
+    """How good the LDN evidence is for these conditions, counted from the evidence files.
+
+    With no condition, the count covers every condition the knowledge base holds.
+    """
+    if not condition_ids:
+        entries = list(kb.evidence.values())
+        controlled = [e for e in entries if e.design.is_controlled]
+        low = sum(e.outcome is Outcome.IMPROVED and kb.possibly_low(e) for e in entries)
+        text = (
+            f"No condition in the record matches an LDN indication. Across "
+            f"{len(kb.conditions)} conditions the knowledge base holds {len(entries)} studies "
+            f"({len(controlled)} controlled); {low} reported improvement at a dose that may be "
+            "low. LDN is off label for every skin condition."
+        )
+        plain = (
+            f"LDN is not approved for any skin condition. This program holds {len(entries)} "
+            f"published reports across {len(kb.conditions)} skin conditions; {low} found "
+            "improvement at a dose that may be low."
+        )
+        refs = list(kb.drug.statement("off-label-use").refs)
+        return BaselineItem(topic="evidence", text=text, plain=plain, references=refs)
+
+    texts: list[str] = []
+    plains: list[str] = []
+    refs = []
+    for cid in condition_ids:
+        summary = kb.summarize(cid)
+        name = summary.condition.name
+        entries = kb.evidence_for(cid)
+        controlled = [e for e in entries if e.design.is_controlled]
+        controlled_low = [
+            e for e in controlled if e.outcome is Outcome.IMPROVED and kb.possibly_low(e)
+        ]
+        refs += summary.references
+        if not entries:
+            texts.append(f"{name}: no LDN study in the knowledge base.")
+            plains.append(f"For {name}, no published report of LDN is held here.")
+            continue
+        texts.append(
+            f"{name}: {summary.studies} stud{'y' if summary.studies == 1 else 'ies'} "
+            f"({len(controlled)} controlled); {summary.positive_possibly_low} improved at a low "
+            f"(or unreported) dose, {summary.positive_higher_dose} only at higher doses; "
+            f"{summary.negative_or_mixed} mixed, no benefit, no difference or worse."
+        )
+        plain = (
+            f"For {name}: {summary.positive_possibly_low} of {summary.studies} published "
+            f"report{'' if summary.studies == 1 else 's'} found improvement at a low dose; "
+            f"{len(controlled)} compared it with a control group."
+        )
+        if not controlled_low:
+            plain += (
+                " No controlled trial has shown benefit at a low dose, so the evidence is weak."
+            )
+        else:
+            plain += " The trials were small, so the evidence is limited."
+        plains.append(plain)
+    return BaselineItem(
+        topic="evidence",
+        text=" ".join(texts),
+        plain=" ".join(plains),
+        references=list(dict.fromkeys(refs)),
+    )
+
+
+def ldn_baseline(kb: KnowledgeBase, condition_ids: Sequence[str]) -> list[BaselineItem]:
+    option = kb.ldn_option
+    return [
+        ldn_evidence(kb, condition_ids),
+        *(_ldn_item(kb, "risk", f) for f in option.baseline_risks),
+        *(_ldn_item(kb, "screening", f) for f in option.screening),
+        *(_ldn_item(kb, "monitoring", f) for f in option.monitoring),
+    ]
+
+
+def ldn_result(
+    kb: KnowledgeBase, indications: Sequence[Indication], findings: Sequence[Finding]
+) -> ComparatorResult:
+    """The LDN row: its baseline for the patient's conditions, and the assessment's own
+    contraindications and cautions as its flags."""
+    conditions = list(dict.fromkeys(i.condition for i in indications))
+    return ComparatorResult(
+        therapy=LDN_ID,
+        name=kb.ldn_option.name,
+        kind="ldn",
+        drug_class=kb.ldn_option.drug_class,
+        conditions=conditions,
+        baseline=ldn_baseline(kb, conditions),
+        flags=[f for f in findings if f.severity is not Severity.INFO],
+    )
+
+
+# ---------------------------------------------------------------------------- the table
 
 
 def comparator_results(ctx: Context) -> list[ComparatorResult]:
@@ -77,7 +296,7 @@ def comparator_results(ctx: Context) -> list[ComparatorResult]:
         flags: list[Finding] = []
         for flag in comparator.flags:
             evidence = concerns.get(flag.concern)
-            if evidence is None:
+            if evidence is None or any(c in concerns for c in flag.superseded_by):
                 continue
             severity = Severity(flag.severity)
             if evidence.possible_only and severity is Severity.CONTRAINDICATED:
@@ -100,5 +319,15 @@ def comparator_results(ctx: Context) -> list[ComparatorResult]:
                 )
             )
         flags.sort(key=lambda f: f.severity.rank)
-        results.append(ComparatorResult(therapy=comparator.id, name=comparator.name, flags=flags))
+        results.append(
+            ComparatorResult(
+                therapy=comparator.id,
+                name=comparator.name,
+                kind=comparator.kind,
+                drug_class=comparator.drug_class,
+                conditions=list(comparator.conditions),
+                baseline=comparator_baseline(comparator),
+                flags=flags,
+            )
+        )
     return results

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ldn_derm.assess.comparators import comparator_results
+from ldn_derm.assess.comparators import comparator_results, ldn_result
 from ldn_derm.assess.context import Context
 from ldn_derm.assess.indications import indications, supported
 from ldn_derm.assess.medications import medication_findings
@@ -49,7 +49,8 @@ def assess(
     ]
     # a deceased patient comes first of all, then by severity; stable: rule order within one
     findings.sort(key=lambda f: (f.code != DECEASED, f.severity.rank))
-    compared = comparator_results(ctx) if comparators else []
+    # the comparison always exists: LDN first, with its own baseline, then every other option
+    compared = [ldn_result(kb, found, findings), *comparator_results(ctx)] if comparators else []
 
     severities = {f.severity for f in findings}
     if Severity.CONTRAINDICATED in severities:

@@ -11,6 +11,9 @@ from ldn_derm.assess.models import NotAssessed
 from ldn_derm.knowledge.models import LabThreshold
 from ldn_derm.patient.profile import LabFact
 
+# concepts whose lab cut-off means something only if it lasts (KDIGO: more than 3 months)
+PERSISTENT_CONCEPTS = frozenset({"ckd", "severe-kidney-impairment"})
+
 
 def lab_evidence(
     ctx: Context, lab_id: str, threshold: LabThreshold
@@ -26,7 +29,9 @@ def lab_evidence(
     latest = recent[0]
     units = {u.lower() for u in threshold.units}
     if latest.unit is not None and latest.unit.lower() not in units:
-        ctx.notes.append(unit_note(latest, threshold))
+        note = unit_note(latest, threshold)
+        if note not in ctx.notes:  # one lab may have several cut-offs (eGFR: 60 and 30)
+            ctx.notes.append(note)
         return None
     if not meets(latest.value, threshold):
         return None
@@ -38,7 +43,7 @@ def lab_evidence(
     fact = f"latest {latest.text} {latest.value:g} {latest.unit or ''}".rstrip()
     fact += f" on {when(latest)} ({bound})"
     refs = [latest.ref]
-    if threshold.concept == "ckd":
+    if threshold.concept in PERSISTENT_CONCEPTS:
         fact += _persistence(ctx, lab_id, threshold, latest, refs)
     return fact, refs
 

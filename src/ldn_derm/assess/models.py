@@ -75,10 +75,37 @@ class Indication(_Model):
     references: list[str]
 
 
+BaselineTopic = Literal["evidence", "risk", "screening", "monitoring"]
+
+
+class BaselineItem(_Model):
+    """What an option means for every patient, flags or not: how good the evidence is, its
+    key risks, the screening before starting and the monitoring during treatment."""
+
+    topic: BaselineTopic
+    text: str
+    plain: str | None = None  # the same for the patient (the handout's option grid)
+    references: list[str] = Field(default_factory=list)
+    caveat: str | None = None
+
+
 class ComparatorResult(_Model):
-    therapy: str  # comparator id in comparators.yaml
+    """One row of the comparison: a traditional option (comparators.yaml) or LDN itself.
+
+    `flags` are what this patient's record means for the option (for LDN: the assessment's
+    contraindications and cautions); `baseline` is shown whether or not anything is flagged.
+    """
+
+    therapy: str  # comparator id in comparators.yaml, or "ldn"
     name: str
+    kind: Literal["ldn", "nonbiologic", "biologic"]
+    drug_class: str = ""
+    conditions: list[str] = Field(default_factory=list)  # condition ids it is an option for
+    baseline: list[BaselineItem] = Field(default_factory=list)
     flags: list[Finding]
+
+    def baseline_of(self, topic: BaselineTopic) -> list[BaselineItem]:
+        return [b for b in self.baseline if b.topic == topic]
 
 
 class NotAssessed(_Model):

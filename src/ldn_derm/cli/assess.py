@@ -166,12 +166,7 @@ def render(result: Assessment, kb: KnowledgeBase, labels: dict[str, str] | None 
     for finding in result.findings:
         _print_finding(finding, kb, indent="  ", labels=labels)
 
-    flagged = [c for c in result.comparators if c.flags]
-    console.print("[bold]Comparators[/bold]" + ("" if flagged else ": no flags"))
-    for comp in flagged:
-        console.print(f"  [bold]{escape(comp.name)}[/bold]")
-        for flag in comp.flags:
-            _print_finding(flag, kb, indent="    ", with_detail=False, labels=labels)
+    _print_comparison(result, kb, labels)
 
     if result.not_assessed:
         console.print("[bold]Not assessed[/bold]")
@@ -188,6 +183,50 @@ def render(result: Assessment, kb: KnowledgeBase, labels: dict[str, str] | None 
         f"(reviewed {result.knowledge_base.reviewed.isoformat()}). "
         "Decision support only: it does not replace clinical judgement.[/dim]"
     )
+
+
+_BASELINE_LABELS = (
+    ("evidence", "evidence"),
+    ("risk", "key risks"),
+    ("screening", "before start"),
+    ("monitoring", "monitoring"),
+)
+
+
+def _print_comparison(
+    result: Assessment, kb: KnowledgeBase, labels: dict[str, str] | None = None
+) -> None:
+    """LDN and the traditional options: each option's baseline (evidence, key risks,
+    screening, monitoring) and what this record means for it. Options for the patient's
+    conditions (every option when none matched) show their baseline; the rest show flags."""
+    from rich.markup import escape
+
+    conditions = {i.condition for i in result.indications}
+    console.print("[bold]Comparison with traditional systemic treatments[/bold]")
+    others = [c for c in result.comparators if c.kind != "ldn"]
+    if conditions and not any(conditions & set(c.conditions) for c in others):
+        console.print(
+            "  [dim]No traditional systemic option is held for the matched conditions; "
+            "LDN's baseline is shown, other options only where the record flags them.[/dim]"
+        )
+    for comp in result.comparators:
+        relevant = comp.kind == "ldn" or not conditions or bool(conditions & set(comp.conditions))
+        if not relevant and not comp.flags:
+            continue
+        console.print(f"  [bold]{escape(comp.name)}[/bold] [dim]{escape(comp.drug_class)}[/dim]")
+        if relevant:
+            for topic, label in _BASELINE_LABELS:
+                items = [b for b in comp.baseline if b.topic == topic]
+                for i, item in enumerate(items):
+                    head = f"{label:<13}" if i == 0 else " " * 13
+                    console.print(f"    [cyan]{head}[/cyan] {escape(item.text)}", highlight=False)
+        if comp.flags:
+            label = "this patient" if comp.kind != "ldn" else "this patient (findings above)"
+            console.print(f"    [cyan]{label}[/cyan]")
+            for flag in comp.flags:
+                _print_finding(flag, kb, indent="      ", with_detail=False, labels=labels)
+        else:
+            console.print("    [cyan]this patient [/cyan] no flag from the record")
 
 
 def _print_finding(

@@ -11,6 +11,8 @@ from ldn_derm.knowledge.models import (
     Condition,
     Drug,
     EvidenceEntry,
+    LdnOption,
+    MedicineConcern,
     Meta,
     Outcome,
     PkpdParameters,
@@ -89,7 +91,11 @@ class KnowledgeBase:
     terminology: Terminology
     pkpd: PkpdParameters
     protocols: Protocols
+    # comparators.yaml: the LDN row of the comparison
+    ldn_option: LdnOption
     drug_codes: dict[str, DrugCode] = field(default_factory=dict)  # RxCUI -> code-table row(s)
+    # comparators.yaml: the current medicines some comparator flags react to
+    medicine_concerns: tuple[MedicineConcern, ...] = ()
 
     # ------------------------------------------------------------ conditions
     def find_condition(self, query: str) -> Condition:

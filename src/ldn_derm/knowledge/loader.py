@@ -21,6 +21,8 @@ from ldn_derm.knowledge.models import (
     Condition,
     Drug,
     EvidenceEntry,
+    LdnOption,
+    MedicineConcern,
     Meta,
     PkpdParameters,
     Protocols,
@@ -157,6 +159,9 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     safety = _validate_list(SafetyItem, safety_path, "safety")
     comp_path = data_dir / "comparators.yaml"
     comparators = _validate_list(Comparator, comp_path, "comparators")
+    medicine_concerns = _validate_list(MedicineConcern, comp_path, "medicine_concerns")
+    comp_data = _read_yaml(comp_path)
+    ldn_option = _validate_one(LdnOption, comp_data.get("ldn"), comp_path, "ldn")
     drug_path = data_dir / "drug.yaml"
     drug = _validate_one(Drug, _read_yaml(drug_path), drug_path, "drug")
     term_path = data_dir / "terminology.yaml"
@@ -183,6 +188,8 @@ def load(data_dir: Path = DATA_DIR) -> KnowledgeBase:
         terminology=terminology,
         pkpd=pkpd,
         protocols=protocols,
+        ldn_option=ldn_option,
+        medicine_concerns=tuple(medicine_concerns),
         drug_codes=drug_codes,
     )
     _check_links(kb, data_dir, ev_paths)
@@ -252,6 +259,7 @@ def _check_links(kb: KnowledgeBase, data_dir: Path, ev_paths: dict[str, Path]) -
         ("drug.yaml", kb.drug),
         ("safety.yaml", list(kb.safety.values())),
         ("comparators.yaml", list(kb.comparators.values())),
+        ("comparators.yaml", list(kb.medicine_concerns)),
         ("terminology.yaml", kb.terminology),
         ("conditions.yaml", list(kb.conditions.values())),
         ("pkpd.yaml", kb.pkpd),
@@ -283,6 +291,26 @@ def _check_links(kb: KnowledgeBase, data_dir: Path, ev_paths: dict[str, Path]) -
                 problems.append(
                     f"terminology.yaml: product '{product.name}' names unknown ingredient '{ing}'"
                 )
+
+    for fact in (
+        *kb.ldn_option.baseline_risks,
+        *kb.ldn_option.screening,
+        *kb.ldn_option.monitoring,
+    ):
+        for item in fact.safety:
+            if item not in kb.safety:
+                problems.append(f"comparators.yaml: ldn cites unknown safety item '{item}'")
+    for concern in kb.medicine_concerns:
+        for ing in concern.ingredients:
+            if ing not in ingredient_ids:
+                problems.append(
+                    f"comparators.yaml: medicine concern '{concern.concern.value}' names "
+                    f"unknown ingredient '{ing}'"
+                )
+    for comp in kb.comparators.values():
+        for cond in comp.conditions:
+            if cond not in kb.conditions:
+                problems.append(f"comparators.yaml: '{comp.id}' names unknown condition '{cond}'")
 
     cited = [r.range for r in kb.drug.low_dose_ranges]
     canon = kb.drug.canonical_low_dose

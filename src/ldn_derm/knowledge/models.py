@@ -477,6 +477,16 @@ class Concern(StrEnum):
     DIABETES = "diabetes"
     OBESITY = "obesity"
     INFLAMMATORY_BOWEL_DISEASE = "inflammatory-bowel-disease"
+    # computed from sex, age and the absence of recorded menopause or sterility
+    CHILDBEARING_POTENTIAL = "childbearing-potential"
+    ABNORMAL_LIVER_TESTS = "abnormal-liver-tests"  # lab results only, not a diagnosis
+    SEVERE_LIVER_IMPAIRMENT = "severe-liver-impairment"
+    SEVERE_KIDNEY_IMPAIRMENT = "severe-kidney-impairment"
+    IMMUNODEFICIENCY = "immunodeficiency"
+    BLOOD_DYSCRASIA = "blood-dyscrasia"
+    # current (or unknown-status) medicines, matched by `medicine_concerns` in comparators.yaml
+    METHOTREXATE_USE = "methotrexate-use"
+    TETRACYCLINE_USE = "tetracycline-use"
 
 
 class ComparatorFlag(Strict):
@@ -488,6 +498,22 @@ class ComparatorFlag(Strict):
     refs: list[RefId] = Field(min_length=1)
     certainty: Certainty
     caveat: str | None = None  # conflicting or missing evidence, said plainly
+    # Not shown when one of these concerns is also present: a stronger flag of the same
+    # comparator says it (e.g. 'impaired kidney function' under 'severely impaired').
+    superseded_by: list[Concern] = Field(default_factory=list)
+
+
+class OptionFact(Strict):
+    """One cited line of an option's baseline (evidence, key risk, screening, monitoring).
+
+    `text` is for the clinician; `plain` says the same for the patient's option grid.
+    """
+
+    text: str = Field(min_length=3)
+    plain: str | None = None
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+    caveat: str | None = None
 
 
 class Comparator(Strict):
@@ -495,11 +521,56 @@ class Comparator(Strict):
     name: str
     drug_class: str
     kind: Literal["nonbiologic", "biologic"]
+    # condition ids (conditions.yaml) this is a traditional systemic option for: the patient's
+    # option grid shows it for these conditions only
+    conditions: list[Slug] = Field(default_factory=list)
+    plain_name: str | None = None  # what the patient's option grid calls it
     dosing: Statement | None = None
     boxed_warnings: list[Statement] = Field(default_factory=list)
+    # the baseline every patient is shown, whether or not the record raises a flag
+    evidence: OptionFact | None = None  # how good the evidence / recommendation is
+    baseline_risks: list[OptionFact] = Field(default_factory=list)
+    screening: list[OptionFact] = Field(default_factory=list)  # before starting
+    monitoring: list[OptionFact] = Field(default_factory=list)  # during treatment
     flags: list[ComparatorFlag] = Field(default_factory=list)
-    monitoring: list[Statement] = Field(default_factory=list)
     note: str | None = None
+
+
+class MedicineConcern(Strict):
+    """A comparator concern raised by a current medicine: by ingredient id or by name."""
+
+    concern: Concern
+    label: str  # e.g. "a tetracycline antibiotic"
+    ingredients: list[Slug] = Field(default_factory=list)  # terminology ingredient ids
+    # whole-word names matched in the medicine's text, for ingredients terminology lacks
+    names: list[str] = Field(default_factory=list)
+    refs: list[RefId] = Field(min_length=1)
+    certainty: Certainty
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> MedicineConcern:
+        if not self.ingredients and not self.names:
+            raise ValueError("give 'ingredients' or 'names' to match")
+        return self
+
+
+class LdnFact(Strict):
+    """A line of the LDN row, cited through the safety items it summarises."""
+
+    text: str = Field(min_length=3)
+    plain: str
+    safety: list[Slug] = Field(min_length=1)  # safety.yaml ids whose references it carries
+
+
+class LdnOption(Strict):
+    """The LDN row of the comparison table (its evidence is counted from the evidence files)."""
+
+    name: str
+    plain_name: str
+    drug_class: str
+    baseline_risks: list[LdnFact] = Field(min_length=1)
+    screening: list[LdnFact] = Field(default_factory=list)
+    monitoring: list[LdnFact] = Field(min_length=1)
 
 
 # ---------------------------------------------------------------- the whole base

@@ -56,6 +56,7 @@ def context_from_assessment(profile: PatientProfile, assessment: Assessment) -> 
         blockers=blockers,
         cautions=tuple(cautions),
         thyroid_disease=any(f.code in THYROID_FINDINGS for f in assessment.findings),
+        comparators=tuple(assessment.comparators),
         recent_opioids=recent_opioids(profile, assessment),
     )
 

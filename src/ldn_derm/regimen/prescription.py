@@ -29,6 +29,7 @@ from ldn_derm.regimen.monitoring import MonitoringPlan, build_monitoring_plan
 from ldn_derm.regimen.overrides import Override, OverrideOption, collect, option_text
 
 if TYPE_CHECKING:
+    from ldn_derm.assess.models import ComparatorResult
     from ldn_derm.knowledge import KnowledgeBase
     from ldn_derm.knowledge.models import Condition
     from ldn_derm.regimen.schedule import Regimen
@@ -56,6 +57,9 @@ class PatientContext:
     recent_opioids: tuple[RecentOpioid, ...] = ()  # from the `opioid-recent` finding
     # medicines the safety screen could not identify (the screen is incomplete while any remain)
     unchecked: tuple[str, ...] = ()
+    # the assessment's comparison rows (LDN first): the handout's option grid says what the
+    # record means for each option
+    comparators: tuple[ComparatorResult, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,63 @@ def _refs(items: tuple[MonitorItem, ...], *ids: str) -> list[str]:
     return [r for ident in ids for item in items if item.id == ident for r in item.refs]
 
 
+# what a comparator flag means for the patient, in the option grid's "For you" column
+_FOR_YOU = {"contraindicated": "Not advised for you", "caution": "Needs extra care for you"}
+
+
+def option_grid(rx: Prescription, kb: KnowledgeBase, citations: Citations) -> dict[str, Any]:
+    """LDN and the traditional options for the prescribed condition, in plain words.
+
+    Columns: how good the evidence is, the tests before and during treatment, the main risks,
+    and, when a patient record was assessed, what it means for this patient. Every cell is
+    cited from the same knowledge base lines the clinician sees.
+    """
+    from ldn_derm.assess.comparators import LDN_ID, comparator_baseline, ldn_baseline
+    from ldn_derm.assess.models import BaselineItem, BaselineTopic
+
+    condition = rx.condition.id
+    assessed = {c.therapy: c for c in rx.patient.comparators} if rx.patient else {}
+    options: list[tuple[str, str, list[BaselineItem]]] = [
+        (LDN_ID, kb.ldn_option.plain_name, ldn_baseline(kb, [condition]))
+    ]
+    options += [
+        (c.id, c.plain_name or c.name, comparator_baseline(c))
+        for c in kb.comparators.values()
+        if condition in c.conditions
+    ]
+
+    def cell(baseline: list[BaselineItem], topics: set[BaselineTopic]) -> dict[str, Any]:
+        items = [b for b in baseline if b.topic in topics and b.plain]
+        return {
+            "lines": [b.plain for b in items],
+            "cite": citations.mark([r for b in items for r in b.references]),
+        }
+
+    rows = []
+    for ident, name, baseline in options:
+        flags = assessed[ident].flags if ident in assessed else []
+        rows.append(
+            {
+                "id": ident,
+                "name": name,
+                "ldn": ident == LDN_ID,
+                "evidence": cell(baseline, {"evidence"}),
+                "tests": cell(baseline, {"screening", "monitoring"}),
+                "risks": cell(baseline, {"risk"}),
+                "for_you": [
+                    {
+                        "label": _FOR_YOU[f.severity.value],
+                        "text": f.summary,
+                        "cite": citations.mark(f.references),
+                    }
+                    for f in flags
+                    if f.severity.value in _FOR_YOU
+                ],
+            }
+        )
+    return {"rows": rows, "personal": bool(assessed), "alternatives": len(rows) > 1}
+
+
 def handout_context(
     rx: Prescription, *, paper: Paper | str = "a4", kb: KnowledgeBase | None = None
 ) -> dict[str, Any]:
@@ -160,6 +217,7 @@ def handout_context(
             [r for i in ("pregnancy", "lactation") if i in kb.safety for r in kb.safety[i].refs]
         ),
         "thyroid_known": mon.thyroid_disease_known,
+        "options": option_grid(rx, kb, citations),
         "storage": storage,
         "generated": rx.authored_on.isoformat(),
     }

@@ -93,9 +93,10 @@ def assessment_dict(a: Assessment) -> dict[str, Any]:
         {
             "id": c.therapy,
             "name": c.name,
-            "drug_class": kb.comparators[c.therapy].drug_class
-            if c.therapy in kb.comparators
-            else "",
+            "kind": c.kind,
+            "drug_class": c.drug_class,
+            "conditions": c.conditions,
+            "baseline": [b.model_dump(mode="json") for b in c.baseline],
             "flags": [f.model_dump(mode="json") for f in c.flags],
         }
         for c in a.comparators
@@ -104,6 +105,7 @@ def assessment_dict(a: Assessment) -> dict[str, Any]:
         *(r for f in a.findings for r in f.references),
         *(r for i in a.indications for r in i.references),
         *(r for c in a.comparators for f in c.flags for r in f.references),
+        *(r for c in a.comparators for b in c.baseline for r in b.references),
     ]
     data["references"] = [
         views.reference_dict(kb.references[r]) for r in dict.fromkeys(cited) if r in kb.references
@@ -324,6 +326,12 @@ def assessment_view(assessment: dict[str, Any]) -> dict[str, Any]:
             for c in assessment.get("comparators", [])
             for flag in c.get("flags", [])
             for r in flag.get("references", [])
+        ),
+        *(
+            r
+            for c in assessment.get("comparators", [])
+            for item in c.get("baseline", [])
+            for r in item.get("references", [])
         ),
     ]
     for ref in cited:
