@@ -118,7 +118,7 @@ def capped_server(tmp_path: Path) -> Iterator[int]:
     import uvicorn
 
     from ldn_derm.web.app import create_app
-    from ldn_derm.web.server import CappedHttpToolsProtocol
+    from ldn_derm.web.server import LdnHttpProtocol
     from ldn_derm.web.settings import load_settings
 
     app = create_app(load_settings(data_dir=tmp_path, dev=True, host="127.0.0.1"))
@@ -127,7 +127,7 @@ def capped_server(tmp_path: Path) -> Iterator[int]:
         app,
         host="127.0.0.1",
         port=port,
-        http=CappedHttpToolsProtocol,
+        http=LdnHttpProtocol,
         log_level="warning",
         lifespan="off",
     )

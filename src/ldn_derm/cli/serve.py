@@ -30,8 +30,7 @@ def serve(
     """Serve the clinician web app, the REST API (/api/v1) and CDS Hooks (/cds-services)."""
     import uvicorn
 
-    from ldn_derm.web.middleware import MAX_HEADER_BYTES
-    from ldn_derm.web.server import http_protocol
+    from ldn_derm.web.server import LdnHttpProtocol
     from ldn_derm.web.settings import is_loopback, load_settings
 
     # Workers are separate processes that build their own app from the environment.
@@ -54,14 +53,16 @@ def serve(
     uvicorn.run(
         "ldn_derm.web.app:create_app",
         log_config=_log_config(),
-        http=http_protocol(),
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         factory=True,
         host=host,
         port=port,
         workers=workers,
         log_level="debug" if dev else "info",
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app, only from `trusted_proxies`
+        # (ldn_derm.web.client_address); uvicorn's own handling would trust it from 127.0.0.1
+        proxy_headers=False,
+        # request headers must arrive in time (slowloris) and stay under a size cap
+        http=LdnHttpProtocol,
         server_header=False,
         access_log=dev,
     )

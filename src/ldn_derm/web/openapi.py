@@ -41,6 +41,7 @@ DESCRIPTIONS = {
     401: "Not authenticated (CDS Hooks: no valid JWT from a trusted EHR; registry: no session)",
     403: "Authenticated, but the role may not do this, or the CSRF token is missing",
     404: "Nothing at this address (an unknown service, condition, reference or record)",
+    408: "The request body did not arrive in time",
     409: "The record changed meanwhile, or the name is taken",
     412: "Required FHIR data was neither prefetched nor retrievable from fhirServer",
     413: "The request body is larger than the server accepts",
@@ -58,7 +59,7 @@ def statuses_for(path: str, method: str) -> set[int]:
     """The problem statuses an operation can answer."""
     out = {431}
     if method in _BODY:
-        out |= {413}
+        out |= {408, 413}
     if path.startswith("/cds-services"):
         out |= {401}
         if path != "/cds-services":
