@@ -24,9 +24,15 @@ class BodyTooLargeError(Exception):
 class BodySizeLimit:
     """Refuse bodies over `max_bytes` with 413: from Content-Length at once, else while reading."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        html_page: Callable[[int, str, str], bytes] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.html_page = html_page  # (status, slug, detail) -> a page, for browsers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,8 +78,28 @@ class BodySizeLimit:
             else "The Content-Length header is not a valid number."
         )
         status = 413 if length >= 0 else 400
+        if self.html_page is not None and _wants_html(scope):
+            from starlette.responses import HTMLResponse
+
+            slug = "payload-too-large" if status == 413 else "invalid-input"
+            page = HTMLResponse(
+                self.html_page(status, slug, detail),
+                status_code=status,
+                headers={"Connection": "close"},
+            )
+            await page(scope, receive, send)
+            return
         response = problem(status, detail=detail, headers={"Connection": "close"})
         await response(scope, receive, send)
+
+
+def _wants_html(scope: Scope) -> bool:
+    """A browser's form post (a page or htmx), not an API or CDS client."""
+    path: str = scope.get("path", "")
+    if path.startswith(("/api/", "/cds-services")):
+        return False
+    headers = dict(scope.get("headers", ()))
+    return headers.get(b"hx-request") == b"true" or b"text/html" in headers.get(b"accept", b"")
 
 
 # Pages only load our own static files; the API docs page needs its inline bootstrap script.
