@@ -337,14 +337,14 @@ def simulation_dict(body: SimulateIn) -> dict[str, Any]:
     return {"dose_time": body.dose_time, "results": [r.to_json() for r in results]}
 
 
-def plot_svg(results: list[SimulationResult]) -> bytes:
+def plot_svg(results: list[SimulationResult], layout: str = "wide") -> bytes:
     import tempfile
     from pathlib import Path
 
     from ldn_derm.reports.occupancy_plot import plot_occupancy
 
     with tempfile.TemporaryDirectory(prefix="ldn-plot-") as tmp:
-        path = plot_occupancy(results, Path(tmp) / "occupancy.svg")
+        path = plot_occupancy(results, Path(tmp) / "occupancy.svg", layout=layout)
         return path.read_bytes()
 
 
@@ -355,7 +355,6 @@ PAGE_NOTES = ("repeated_dosing",)
 def simulation_view(body: SimulateIn) -> dict[str, Any]:
     """The plot (inline SVG) and a summary table per dose, for the page."""
     results = simulations(body)
-    svg = plot_svg(results)
     headers = [
         "Dose",
         "Peak occupancy",
@@ -395,7 +394,9 @@ def simulation_view(body: SimulateIn) -> dict[str, Any]:
         )
     doses = ", ".join(f"{d:g} mg" for d in dict.fromkeys(body.doses_mg))
     return {
-        "svg": _inline_svg(svg),
+        "svg": _inline_svg(plot_svg(results)),
+        # a phone gets its own layout (narrow figure, legend below): the text stays legible
+        "svg_compact": _inline_svg(plot_svg(results, "compact")),
         "alt": f"Predicted μ-opioid receptor occupancy over {body.days} days for {doses} "
         f"taken daily at {body.dose_time}: median lines with 5th–95th percentile bands.",
         "caption": f"{doses} daily at {body.dose_time}, {body.days} days, "
@@ -451,7 +452,7 @@ def monograph_view(kb: KnowledgeBase) -> dict[str, Any]:
     conditions = []
     for cid in views.conditions_with_evidence():
         summary = views.condition_summary(kb, cid)
-        cite(kb.summarize(cid).references)
+        summary["refs"] = cite(kb.summarize(cid).references)
         conditions.append(summary)
     options = []
     baselines: list[tuple[str, str, list[BaselineItem]]] = [

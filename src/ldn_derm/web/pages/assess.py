@@ -40,6 +40,14 @@ _NOT_FHIR = {
 }
 
 
+def short_name(name: str, keep: int = 28) -> str:
+    """A long export file name shortened for the banner ('Chet_Thompson_eda17701-…json')."""
+    if len(name) <= keep + 6:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{(stem if dot else name)[:keep]}…{dot}{ext if dot else ''}"
+
+
 def split_list(text: str) -> list[str]:
     return [part.strip() for part in re.split(r"[\n,;]+", text) if part.strip()]
 
@@ -94,7 +102,7 @@ async def assess_upload(request: Request) -> Response:
             return render(
                 request, "assess.html", status=422, values={}, result=None, problem=problem
             )
-    return _answer(request, data, name, f"the uploaded record '{name}'", {})
+    return _answer(request, data, name, f"uploaded file {short_name(name)}", {})
 
 
 @router.post("/ui/assess/form")

@@ -20,6 +20,7 @@ from ldn_derm.knowledge import get_knowledge
 from ldn_derm.regimen.prescription import Prescription
 from ldn_derm.web import actions, presenters, views
 from ldn_derm.web.pages import carry
+from ldn_derm.web.pages.assess import short_name
 from ldn_derm.web.pages.common import error_problem, form_values, render, validation_problem
 
 router = APIRouter(include_in_schema=False)
@@ -121,7 +122,7 @@ def _patient_page_context(request: Request, posted: PrescribeForm) -> dict[str, 
     blockers = [f.summary for f in assessment.findings if f.severity.value == "contraindicated"]
     unchecked = assessment.finding("medication-unchecked")
     return {
-        "banner": presenters.profile_banner(profile, f"Assessed from {name}"),
+        "banner": presenters.profile_banner(profile, f"Assessed from {short_name(name)}"),
         "patient_token": posted.token,
         "blockers": blockers,
         "unchecked_summary": unchecked.summary if unchecked else None,
@@ -138,19 +139,26 @@ def prescribe_page(request: Request) -> Response:
 @router.post("/prescribe")
 async def prescribe_for_patient(request: Request) -> Response:
     """The form for the patient just assessed (the record carried from the assessment)."""
-    posted = await read_form(request)
-    if posted.record is None and posted.problem is None:
+    form = await request.form()
+    token = form.get("patient_token")
+    condition = form.get("condition")
+    values = {"condition": condition if isinstance(condition, str) else ""}
+    if not isinstance(token, str) or not token:
         return prescribe_page(request)
-    values = {"condition": posted.values.get("condition", "")}
-    context = _patient_page_context(request, posted) if posted.problem is None else {}
+    try:
+        record = carry.unseal(request, token)
+    except LdnError as exc:
+        return render(
+            request, "prescribe.html", status=422, values=values, result=None,
+            problem=error_problem(exc), **prescribe_choices(),
+        )  # fmt: skip
+    posted = PrescribeForm(None, None, values, token, record)
     return render(
         request,
         "prescribe.html",
-        status=200 if posted.problem is None else 422,
         values=values,
         result=None,
-        problem=posted.problem,
-        **context,
+        **_patient_page_context(request, posted),
         **prescribe_choices(),
     )
 

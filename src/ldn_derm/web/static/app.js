@@ -34,6 +34,18 @@
       }
     }
   }, true);
+  /* print everything: folded sections (comparison, references, monitoring) open for printing
+     and fold again afterwards */
+  var opened = [];
+  window.addEventListener("beforeprint", function () {
+    opened = Array.prototype.filter.call(document.querySelectorAll("details:not([open])"),
+      function (d) { return !d.closest(".no-print"); });
+    opened.forEach(function (d) { d.open = true; });
+  });
+  window.addEventListener("afterprint", function () {
+    opened.forEach(function (d) { d.open = false; });
+    opened = [];
+  });
   document.addEventListener("htmx:sendError", function () {
     show("The server could not be reached. Check the connection and try again.");
   });
