@@ -8,6 +8,9 @@ UV     := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 VENV   := .venv
 LDN    := $(VENV)/bin/ldn
 export UV_LINK_MODE := copy
+# Compile bytecode at install time: where PYTHONDONTWRITEBYTECODE is set (as on this kind of
+# machine), Python would otherwise recompile every module on every `ldn` start (~2x slower).
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help setup run demo test lint typecheck pytest bench system-deps services smart-launcher clean
 
@@ -23,6 +26,7 @@ $(TOOLS)/bin/uv:
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --all-groups
+	@$(VENV)/bin/python -m compileall -q src >/dev/null || true
 	@touch $@
 
 setup: $(VENV)/.synced

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from registry_testkit import (
     People,
     drop_pg_schema,
+    make_client,
     make_people,
     new_pg_schema,
     require_postgres,
@@ -22,8 +23,6 @@ from ldn_derm.registry import migrate
 from ldn_derm.registry.db import Database
 from ldn_derm.registry.service import Registry
 from ldn_derm.registry.views import CourseView, PatientView
-from ldn_derm.web.app import create_app
-from ldn_derm.web.settings import load_settings
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -95,17 +94,17 @@ def course(clinic: Registry, patient: PatientView) -> CourseView:
     )
 
 
-def make_client(db_url: str, tmp_path: Path, dev: bool = True) -> TestClient:
-    settings = load_settings(
-        database_url=db_url, data_dir=tmp_path / "data", dev=dev, secret_key="test-secret"
-    )
-    base = "http://testserver" if dev else "https://testserver"
-    return TestClient(create_app(settings), base_url=base)
-
-
 @pytest.fixture()
-def client_factory(db_url: str, db: Database, tmp_path: Path) -> Callable[..., TestClient]:
-    def make(dev: bool = True) -> TestClient:
-        return make_client(db_url, tmp_path, dev)
+def client_factory(
+    db_url: str, db: Database, tmp_path: Path
+) -> Iterator[Callable[..., TestClient]]:
+    made: list[TestClient] = []
 
-    return make
+    def make(dev: bool = True) -> TestClient:
+        client = make_client(db_url, tmp_path, dev)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:  # the apps outlive the test (gc.freeze): close their connections
+        client.app.state.database.dispose()  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from ldn_derm.registry import auth
@@ -119,6 +120,19 @@ def make_people(db: Database) -> People:
     return People(users["alice"], users["bob"], users["rhea"], users["adam"])
 
 
+def make_client(db_url: str, tmp_path: Path, dev: bool = True) -> TestClient:
+    """A test client of the whole app on this registry database. (Here, not in conftest: a
+    `from conftest import` can find another directory's conftest when suites run together.)"""
+    from ldn_derm.web.app import create_app
+    from ldn_derm.web.settings import load_settings
+
+    settings = load_settings(
+        database_url=db_url, data_dir=tmp_path / "data", dev=dev, secret_key="test-secret"
+    )
+    base = "http://testserver" if dev else "https://testserver"
+    return TestClient(create_app(settings), base_url=base)
+
+
 # ------------------------------------------------------------------ live server
 
 
@@ -168,6 +182,7 @@ def start_server(db_url: str, data_dir: Path, workers: int = 1) -> LiveServer:
         "--log-level",
         "warning",
         "--no-access-log",
+        "--no-proxy-headers",  # as `ldn serve`: X-Forwarded-For only from trusted_proxies
         "--workers",
         str(workers),
     ]

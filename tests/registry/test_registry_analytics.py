@@ -98,6 +98,7 @@ def v(
 ) -> VisitView:
     return VisitView(
         id=day + 1,
+        day=day,
         visit_date=START + timedelta(days=day),
         dose_mg=dose,
         dose_time=time,
@@ -127,6 +128,7 @@ def course(
         regimen={"start_dose_mg": 1.5, "target_dose_mg": 4.5, "time_of_day": "bedtime"},
         start_date=START,
         stop_date=kw.get("stop_date"),
+        stop_day=None if kw.get("stop_date") is None else (kw["stop_date"] - START).days,
         stop_reason=kw.get("stop_reason"),
         stop_detail=None,
         notes=None,

@@ -36,12 +36,12 @@ def test_upgrade_user_add_and_list(
     data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run(["db", "upgrade"]) == 0
-    assert "is at revision 0002" in capsys.readouterr().out
+    assert "is at revision 0004" in capsys.readouterr().out
     assert run(["db", "upgrade"]) == 0  # again: nothing to do
     capsys.readouterr()
     assert run(["db", "current", "-f", "json"]) == 0
     current = json.loads(capsys.readouterr().out)
-    assert current["revision"] == current["head"] == "0002"
+    assert current["revision"] == current["head"] == "0004"
     monkeypatch.setattr(sys, "stdin", io.StringIO("a long password\n"))
     assert (
         run(

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from registry_testkit import PASSWORD, People, visit_payload
+from registry_testkit import PASSWORD, People, make_client, visit_payload
 
-from conftest import make_client
 from ldn_derm.registry import migrate
 from ldn_derm.registry.db import make_engine
 from ldn_derm.registry.service import Registry

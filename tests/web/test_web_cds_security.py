@@ -233,11 +233,13 @@ def test_memory_replay_cache_also_rejects_replays(tmp_path: Path, signer: Signer
 
 
 def test_replay_cache_reclaims_and_purges_expired_entries(tmp_path: Path) -> None:
-    from ldn_derm.web.cds.store import ReplayCache, create_tables
-    from ldn_derm.web.db import make_engine
+    from ldn_derm.registry import migrate
+    from ldn_derm.registry.db import make_engine
+    from ldn_derm.web.cds.store import ReplayCache
 
-    engine = make_engine(load_settings(data_dir=tmp_path))
-    create_tables(engine)
+    url = load_settings(data_dir=tmp_path).resolved_database_url
+    migrate.upgrade(url)
+    engine = make_engine(url)
     cache = ReplayCache(engine, purge_every_seconds=0)
     now = int(time.time())
     assert cache.first_use("iss", "a", now + 60)

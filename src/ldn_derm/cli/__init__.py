@@ -19,6 +19,7 @@ from ldn_derm.cli import (  # noqa: F401  (registers commands)
     knowledge_cmds,
     prescribe,
     registry_cmds,
+    screen,
     serve,
     simulate,
 )

@@ -29,6 +29,7 @@ def serve(
     """Serve the clinician web app, the REST API (/api/v1) and CDS Hooks (/cds-services)."""
     import uvicorn
 
+    from ldn_derm.web.server import HeaderTimeoutProtocol
     from ldn_derm.web.settings import is_loopback, load_settings
 
     # Workers are separate processes that build their own app from the environment.
@@ -55,7 +56,10 @@ def serve(
         port=port,
         workers=workers,
         log_level="debug" if dev else "info",
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app, only from `trusted_proxies`
+        # (ldn_derm.web.client_address); uvicorn's own handling would trust it from 127.0.0.1
+        proxy_headers=False,
+        http=HeaderTimeoutProtocol,  # request headers must arrive in time (slowloris)
         server_header=False,
         access_log=dev,
     )

@@ -9,9 +9,10 @@ Every fact keeps the reference of the record it came from ("Type/id").
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ldn_derm.patient.fhir import profile_from_bundle, profile_from_prefetch, profile_from_resources
 from ldn_derm.patient.load import MAX_INPUT_BYTES, check_size, load_patient
-from ldn_derm.patient.manual import ProfileDocument, profile_from_document
 from ldn_derm.patient.profile import (
     AllergyFact,
     Code,
@@ -24,6 +25,18 @@ from ldn_derm.patient.profile import (
     PregnancyStatus,
     Sex,
 )
+
+if TYPE_CHECKING:  # the profile form (pydantic) loads only when a profile is read
+    from ldn_derm.patient.manual import ProfileDocument, profile_from_document
+
+
+def __getattr__(name: str) -> Any:
+    if name in {"ProfileDocument", "profile_from_document"}:
+        from ldn_derm.patient import manual
+
+        return getattr(manual, name)
+    raise AttributeError(f"module 'ldn_derm.patient' has no attribute '{name}'")
+
 
 __all__ = [
     "MAX_INPUT_BYTES",

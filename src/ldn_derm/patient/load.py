@@ -10,19 +10,14 @@ from datetime import date
 from typing import Any
 
 import orjson
-import yaml
 
 from ldn_derm.errors import PatientDataError
 from ldn_derm.knowledge import KnowledgeBase
 from ldn_derm.patient.fhir import profile_from_bundle
-from ldn_derm.patient.manual import profile_from_document
 from ldn_derm.patient.profile import PatientProfile
 
 MAX_INPUT_BYTES = 256 * 1024 * 1024  # a whole-life EHR export is a few MB; refuse absurd sizes
 MAX_PROFILE_BYTES = 2 * 1024 * 1024  # a hand-written YAML profile is a few KB
-
-# The C loader is several times faster; fall back where libyaml is missing.
-_YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def check_size(size: int, name: str) -> None:
@@ -61,6 +56,8 @@ def load_patient(
         )
     if "resourceType" in document:
         return profile_from_bundle(document, as_of=as_of, kb=kb)
+    from ldn_derm.patient.manual import profile_from_document  # pydantic form: only when needed
+
     return profile_from_document(document, as_of=as_of, kb=kb)
 
 
@@ -74,12 +71,16 @@ def _load_yaml(data: bytes, name: str) -> object:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise PatientDataError(f"{name} is neither JSON nor UTF-8 text") from None
+    import yaml  # only hand-written profiles are YAML: FHIR bundles never pay for it
+
+    # The C loader is several times faster; fall back where libyaml is missing.
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         # Aliases let a few lines of YAML expand into millions of entries; a profile needs none.
-        for event in yaml.parse(text, Loader=_YamlLoader):
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent):
                 raise PatientDataError(f"{name}: YAML aliases (*name) are not allowed in a profile")
-        return yaml.load(text, Loader=_YamlLoader)  # a SafeLoader: no arbitrary objects
+        return yaml.load(text, Loader=loader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

@@ -257,29 +257,40 @@ def authenticate(db: Database, username: str, password: str, ip: str) -> UserInf
             if len(failures) >= limit
         ]
         if blocked_until:
-            retry = int((max(blocked_until) - now).total_seconds()) + 1
-            audit.record(
-                s, None, "login", outcome="rate-limited", username=name, ip=ip, object_type="user"
-            )
-            raise RateLimitedError(
-                f"too many failed logins; try again in {max(retry, 1) // 60 + 1} minutes",
-                retry_after_s=max(retry, 1),
-            )
-        user = s.scalar(select(User).where(User.username == name))
-        ok = verify_password(user.password_hash if user else _dummy_hash(), password)
-        ok = ok and user is not None and user.active
-        s.add(LoginAttempt(username=name, ip=source, at=now, success=ok))
-        if not ok or user is None:
-            audit.record(s, None, "login", outcome="failed", username=name, ip=ip)
-            failed = True
+            retry = max(int((max(blocked_until) - now).total_seconds()) + 1, 1)
         else:
-            failed = False
-            if _hasher().check_needs_rehash(user.password_hash):
-                user.password_hash = hash_password(password)
-            user.last_login_at = now
-            s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=2)))
-            info = _info(user)
-            audit.record(s, info.actor(ip), "login", object_type="user", object_id=user.id)
+            retry = 0
+            user = s.scalar(select(User).where(User.username == name))
+            ok = verify_password(user.password_hash if user else _dummy_hash(), password)
+            ok = ok and user is not None and user.active
+            s.add(LoginAttempt(username=name, ip=source, at=now, success=ok))
+            if not ok or user is None:
+                audit.record(s, None, "login", outcome="failed", username=name, ip=ip)
+                failed = True
+            else:
+                failed = False
+                if _hasher().check_needs_rehash(user.password_hash):
+                    user.password_hash = hash_password(password)
+                user.last_login_at = now
+                s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=2)))
+                info = _info(user)
+                audit.record(s, info.actor(ip), "login", object_type="user", object_id=user.id)
+    if retry:  # refused by the limits: audited (committed) before the refusal is raised
+        with db.transaction() as s:
+            audit.record(
+                s,
+                None,
+                "login",
+                outcome="rate-limited",
+                username=name,
+                ip=ip,
+                object_type="user",
+                detail={"retry_after_s": retry},
+            )
+        raise RateLimitedError(
+            f"too many failed logins; try again in {retry // 60 + 1} minutes",
+            retry_after_s=retry,
+        )
     if failed:  # committed the failure above, then refuse
         raise AuthenticationError("user name or password is wrong")
     return info

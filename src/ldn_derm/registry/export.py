@@ -40,7 +40,7 @@ def _visit_cells(course: CourseView, v: VisitView | None) -> list[object]:
         return [""] * (3 + len(Measure) + 3)  # visit_day..dose_time, measures, scale..effects
     effects = ";".join(f"{e.effect}:{e.severity}" for e in v.side_effects)
     return [
-        (v.visit_date - course.start_date).days,
+        v.day,
         f"{v.dose_mg:g}",
         v.dose_time,
         *["" if (x := v.value(m)) is None else f"{x:g}" for m in Measure],
@@ -65,7 +65,7 @@ def cohort_csv(courses: list[CourseView]) -> str:
             c.primary_measure.value,
             c.regimen.get("start_dose_mg", ""),
             c.regimen.get("target_dose_mg", ""),
-            "" if c.stop_date is None else (c.stop_date - c.start_date).days,
+            "" if c.stop_day is None else c.stop_day,
             c.stop_reason or "",
         ]
         for v in c.visits or (None,):

@@ -6,7 +6,9 @@ with orjson; only what the registry stores.
 Out: a treatment course as a FHIR R4 `collection` Bundle, validated with the fhir.resources R4B
 models: a pseudonymous Patient, one MedicationStatement (naltrexone, RxNorm 7243, with one
 Dosage per dose period actually recorded) and one Observation per recorded outcome value and
-per side effect.
+per side effect. A pseudonymised course (a researcher's) is exported without any calendar date:
+the periods and visit days are extensions holding days since the course start, and the bundle
+has no timestamp.
 
 Codes. Naltrexone's RxNorm ingredient code 7243 is verified (STANDARDS.md §4.1); the condition's
 ICD-10-CM codes come from the knowledge base (only those marked verified). We searched for LOINC
@@ -40,6 +42,9 @@ from ldn_derm.registry.vocab import (
 
 OUTCOME_SYSTEM = "https://ldn-derm.example/fhir/CodeSystem/outcome-measures"
 SIDE_EFFECT_SYSTEM = "https://ldn-derm.example/fhir/CodeSystem/side-effects"
+# Pseudonymised exports (researchers) carry days since the course start instead of dates.
+COURSE_DAY_EXTENSION = "https://ldn-derm.example/fhir/StructureDefinition/days-since-course-start"
+COURSE_DAYS_EXTENSION = "https://ldn-derm.example/fhir/StructureDefinition/course-day-range"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 UCUM = "http://unitsofmeasure.org"
@@ -133,33 +138,39 @@ def _pick_name(names: object) -> dict[str, Any]:
 # ------------------------------------------------------------------ export
 
 
-def _dose_periods(visits: tuple[VisitView, ...]) -> list[tuple[VisitView, date | None]]:
-    """Runs of visits with the same dose and time of day: (first visit, next run's start)."""
+def _dose_periods(visits: tuple[VisitView, ...]) -> list[tuple[VisitView, VisitView | None]]:
+    """Runs of visits with the same dose and time of day: (first visit, next run's first)."""
     runs: list[VisitView] = []
     for v in visits:
         if not runs or (v.dose_mg, v.dose_time) != (runs[-1].dose_mg, runs[-1].dose_time):
             runs.append(v)
-    return [
-        (run, runs[i + 1].visit_date if i + 1 < len(runs) else None) for i, run in enumerate(runs)
-    ]
+    return [(run, runs[i + 1] if i + 1 < len(runs) else None) for i, run in enumerate(runs)]
 
 
-def _dosage(seq: int, visit: VisitView, until: date | None) -> dict[str, Any]:
+def _days(low: int, high: int | None) -> dict[str, Any]:
+    """The pseudonymised stand-in for a period: days since the course start (UCUM `d`)."""
+    rng: dict[str, Any] = {"low": {"value": low, "unit": "d", "system": UCUM, "code": "d"}}
+    if high is not None:
+        rng["high"] = {"value": high, "unit": "d", "system": UCUM, "code": "d"}
+    return {"url": COURSE_DAYS_EXTENSION, "valueRange": rng}
+
+
+def _dosage(seq: int, visit: VisitView, until: VisitView | None) -> dict[str, Any]:
     when = "HS" if visit.dose_time == "bedtime" else "MORN"
-    span = f"from {visit.visit_date.isoformat()}" + (f" until {until.isoformat()}" if until else "")
-    dosage: dict[str, Any] = {
-        "sequence": seq,
+    repeat: dict[str, Any] = {"frequency": 1, "period": 1, "periodUnit": "d", "when": [when]}
+    dosage: dict[str, Any] = {"sequence": seq}
+    if visit.visit_date is not None:
+        end = until.visit_date if until else None
+        span = f"from {visit.visit_date.isoformat()}" + (f" until {end.isoformat()}" if end else "")
+        repeat["boundsPeriod"] = {"start": visit.visit_date.isoformat()} | (
+            {"end": end.isoformat()} if end else {}
+        )
+    else:  # pseudonymised: days since the course start, no calendar dates
+        span = f"from day {visit.day}" + (f" until day {until.day}" if until else "")
+        dosage["extension"] = [_days(visit.day, until.day if until else None)]
+    dosage |= {
         "text": f"{visit.dose_mg:g} mg by mouth once daily at {visit.dose_time}, {span}",
-        "timing": {
-            "repeat": {
-                "boundsPeriod": {"start": visit.visit_date.isoformat()}
-                | ({"end": until.isoformat()} if until else {}),
-                "frequency": 1,
-                "period": 1,
-                "periodUnit": "d",
-                "when": [when],
-            }
-        },
+        "timing": {"repeat": repeat},
         "route": {"text": "oral"},
     }
     if visit.dose_mg > 0:
@@ -170,7 +181,7 @@ def _dosage(seq: int, visit: VisitView, until: date | None) -> dict[str, Any]:
 
 
 def _status(course: CourseView) -> str:
-    if course.stop_date is None:
+    if not course.stopped:
         return "active"
     return "completed" if course.stop_reason == StopReason.GOAL_REACHED.value else "stopped"
 
@@ -180,6 +191,7 @@ def course_to_fhir(course: CourseView, now: datetime | None = None) -> dict[str,
     from fhir.resources.R4B.bundle import Bundle
 
     kb = get_knowledge()
+    stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     patient_ref = {"reference": f"Patient/{course.patient}"}
     ms_id = f"course-{course.id}"
     cond = kb.conditions.get(course.condition_id)
@@ -198,9 +210,6 @@ def course_to_fhir(course: CourseView, now: datetime | None = None) -> dict[str,
             "text": "naltrexone, low dose",
         },
         "subject": patient_ref,
-        "effectivePeriod": {"start": course.start_date.isoformat()}
-        | ({"end": course.stop_date.isoformat()} if course.stop_date else {}),
-        "dateAsserted": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "reasonCode": [{"coding": reason_codings, "text": course.condition_name}],
         "note": [
             {
@@ -210,6 +219,13 @@ def course_to_fhir(course: CourseView, now: datetime | None = None) -> dict[str,
             }
         ],
     }
+    if course.start_date is not None:
+        statement["effectivePeriod"] = {"start": course.start_date.isoformat()} | (
+            {"end": course.stop_date.isoformat()} if course.stop_date else {}
+        )
+        statement["dateAsserted"] = stamp
+    else:  # pseudonymised: the course runs from day 0 to its stop day
+        statement["extension"] = [_days(0, course.stop_day)]
     if course.stop_reason:
         statement["statusReason"] = [{"text": StopReason(course.stop_reason).label}]
     dosages = [_dosage(i, v, until) for i, (v, until) in enumerate(_dose_periods(course.visits), 1)]
@@ -222,14 +238,10 @@ def course_to_fhir(course: CourseView, now: datetime | None = None) -> dict[str,
     ]
     for visit in course.visits:
         entries.extend({"resource": obs} for obs in _visit_observations(visit, ms_id, patient_ref))
-    bundle = Bundle.model_validate(
-        {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "timestamp": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
-            "entry": entries,
-        }
-    )
+    document: dict[str, Any] = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    if not course.pseudonymised:  # a researcher's export carries no calendar date at all
+        document["timestamp"] = stamp
+    bundle = Bundle.model_validate(document)
     result: dict[str, Any] = orjson.loads(bundle.model_dump_json(exclude_none=True))
     return result
 
@@ -238,12 +250,15 @@ def _visit_observations(
     visit: VisitView, ms_id: str, patient_ref: dict[str, str]
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    common = {
+    common: dict[str, Any] = {
         "status": "final",
         "subject": patient_ref,
-        "effectiveDateTime": visit.visit_date.isoformat(),
         "partOf": [{"reference": f"MedicationStatement/{ms_id}"}],
     }
+    if visit.visit_date is not None:
+        common["effectiveDateTime"] = visit.visit_date.isoformat()
+    else:  # pseudonymised: the visit's day since the course start
+        common["extension"] = [{"url": COURSE_DAY_EXTENSION, "valueInteger": visit.day}]
     for measure, value in visit.measures.items():
         spec = MEASURES[measure]
         category = "survey" if measure in PATIENT_REPORTED else "exam"

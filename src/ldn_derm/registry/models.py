@@ -18,7 +18,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     Float,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -296,4 +299,46 @@ class WebSession(Base):
     user: Mapped[User] = relationship()
 
 
+# ------------------------------------------------------------------ CDS Hooks tables
+# Feedback from EHRs and the JWT `jti` replay cache (used by ldn_derm.web.cds.store). They live
+# in the same database and under the same migrations as the registry, so every worker and host
+# sees the same replay cache. Plain Core tables: the CDS hot path uses no ORM.
+
+cds_feedback = Table(
+    "cds_feedback",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", String(100), nullable=False, index=True),
+    Column("card_uuid", String(100), nullable=False, index=True),
+    Column("outcome", String(20), nullable=False),
+    Column("accepted_suggestions", Text, nullable=True),  # JSON list of suggestion uuids
+    Column("override_reason_system", String(300), nullable=True),
+    Column("override_reason_code", String(100), nullable=True),
+    Column("override_reason_display", String(300), nullable=True),
+    Column("user_comment", Text, nullable=True),
+    Column("outcome_timestamp", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("issuer", String(300), nullable=True),
+)
+
+cds_jwt_replay = Table(
+    "cds_jwt_replay",
+    Base.metadata,
+    # iss + jti, hashed (128 bits): jti values are nonces, but we keep no token material anyway.
+    # No index on expires_at: every insert would write it; the purge scans once a minute.
+    Column("token_key", String(32), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+CDS_TABLES = ("cds_feedback", "cds_jwt_replay")
+
+# Server-side SMART App Launch sessions (used by ldn_derm.web.smart.store).
+smart_sessions = Table(
+    "smart_sessions",
+    Base.metadata,
+    Column("key", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("expires_at", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),  # JSON
+)
 PATIENT_TABLES = ("patients", "patient_identities", "courses", "visits", "visit_side_effects")

@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ldn_derm.errors import LdnError, UnknownConditionError
 from ldn_derm.knowledge import get_knowledge
-from ldn_derm.registry import audit
+from ldn_derm.registry import audit, research
 from ldn_derm.registry.audit import Actor
 from ldn_derm.registry.db import Database
 from ldn_derm.registry.errors import (
@@ -185,27 +185,35 @@ class Registry:
 
     # ------------------------------------------------------------------ views
 
-    def _visit_view(self, v: Visit) -> VisitView:
+    def _visit_view(self, v: Visit, start: date) -> VisitView:
         measures = {m: val for m in Measure if (val := getattr(v, m.value)) is not None}
+        named = self._identified
         return VisitView(
             id=v.id,
-            visit_date=v.visit_date,
+            day=(v.visit_date - start).days,
+            visit_date=v.visit_date if named else None,
             dose_mg=v.dose_mg,
             dose_time=v.dose_time,
             measures=measures,
             investigator_global_scale=v.investigator_global_scale,
             adherence=v.adherence,
             side_effects=tuple(
-                SideEffectView(e.effect, e.severity, e.detail if self._identified else None)
+                SideEffectView(e.effect, e.severity, e.detail if named else None)
                 for e in v.side_effects
             ),
-            notes=v.notes if self._identified else None,
+            notes=v.notes if named else None,
             version=v.version,
-            client_token=v.client_token,
+            client_token=v.client_token if named else None,
+            pseudonymised=not named,
         )
 
     def _course_view(self, c: Course, visits: bool = True, cohort: bool = False) -> CourseView:
+        """The course as this reader may see it: pseudonymised (no dates, no free text, the
+        regimen's doses only; sex and age band instead) unless the reader has identified
+        access."""
         ident = c.patient.identity
+        named = self._identified
+        described = cohort or not named
         return CourseView(
             id=c.id,
             patient=c.patient.pseudonym,
@@ -213,17 +221,19 @@ class Registry:
             condition_id=c.condition_id,
             condition_name=condition_name(c.condition_id),
             primary_measure=Measure(c.primary_measure),
-            regimen=dict(c.regimen),
-            start_date=c.start_date,
-            stop_date=c.stop_date,
+            regimen=dict(c.regimen) if named else research.regimen(dict(c.regimen)),
+            start_date=c.start_date if named else None,
+            stop_date=c.stop_date if named else None,
+            stop_day=None if c.stop_date is None else (c.stop_date - c.start_date).days,
             stop_reason=c.stop_reason,
-            stop_detail=c.stop_detail if self._identified else None,
-            notes=c.notes if self._identified else None,
+            stop_detail=c.stop_detail if named else None,
+            notes=c.notes if named else None,
             version=c.version,
-            visits=tuple(self._visit_view(v) for v in c.visits) if visits else (),
-            sex=c.patient.sex if cohort else None,
-            age_band=age_band(ident.birth_date, c.start_date) if cohort and ident else None,
-            patient_name=ident.display_name if ident and self._identified and not cohort else None,
+            visits=tuple(self._visit_view(v, c.start_date) for v in c.visits) if visits else (),
+            sex=c.patient.sex if described else None,
+            age_band=age_band(ident.birth_date, c.start_date) if described and ident else None,
+            patient_name=ident.display_name if ident and named and not cohort else None,
+            pseudonymised=not named,
         )
 
     def _patient_view(self, p: Patient, courses: bool = True) -> PatientView:
@@ -244,6 +254,7 @@ class Registry:
                 ident.source_id,
             ),
             courses=tuple(self._course_view(c, visits=False) for c in p.courses) if courses else (),
+            pseudonymised=not self._identified,
         )
 
     # ------------------------------------------------------------------ patients
@@ -469,7 +480,8 @@ class Registry:
             if visit_in.client_token:
                 existing = self._by_token(s, course_id, visit_in.client_token)
                 if existing is not None:
-                    return self._visit_view(existing), False
+                    self._replayed(s, course.patient, existing.id, course_id)
+                    return self._visit_view(existing, course.start_date), False
             _check_visit_date(course, visit_in.visit_date)
             visit = Visit(
                 course=course, created_by=self.actor.user_id, client_token=visit_in.client_token
@@ -480,7 +492,7 @@ class Registry:
             self._audit(
                 s, "visit.create", course.patient, "visit", visit.id, detail={"course": course_id}
             )
-            return self._visit_view(visit), True
+            return self._visit_view(visit, course.start_date), True
 
         try:
             return self._run("visit.create", work)
@@ -490,8 +502,22 @@ class Registry:
                 with self.db.transaction() as s:
                     existing = self._by_token(s, course_id, visit_in.client_token)
                     if existing is not None:
-                        return self._visit_view(existing), False
+                        self._replayed(s, existing.course.patient, existing.id, course_id)
+                        return self._visit_view(existing, existing.course.start_date), False
             raise
+
+    def _replayed(self, s: Session, patient: Patient, visit_id: int, course_id: int) -> None:
+        """A repeated form (same client token) answered with the visit already stored: no
+        write, but the read of that visit is audited."""
+        self._audit(
+            s,
+            "visit.create",
+            patient,
+            "visit",
+            visit_id,
+            outcome="replayed",
+            detail={"course": course_id},
+        )
 
     @staticmethod
     def _by_token(s: Session, course_id: int, token: str) -> Visit | None:
@@ -505,13 +531,16 @@ class Registry:
         def work(s: Session) -> VisitView:
             self._require("visit.update", write=True)
             visit = s.get(Visit, visit_id) if _valid_id(visit_id) else None
-            if visit is None:
+            if visit is None or not self._visible(visit.course.patient.clinic_id):
+                # the same answer for another clinic's visit as for none: its existence (and
+                # its course's id) stays hidden
                 raise _DeniedError(
                     NotFoundError(f"no visit {visit_id} in your clinic"),
                     object_type="visit",
                     object_id=visit_id,
+                    detail={"reason": "not found or other clinic"},
                 )
-            course = self._course(s, visit.course_id)
+            course = visit.course
             _check_version(visit.version, upd.version, f"visit {visit_id}")
             _check_visit_date(course, upd.visit_date)
             with s.no_autoflush:  # one UPDATE (one version step) for the whole edit
@@ -521,7 +550,7 @@ class Registry:
             self._audit(
                 s, "visit.update", course.patient, "visit", visit_id, detail={"course": course.id}
             )
-            return self._visit_view(visit)
+            return self._visit_view(visit, course.start_date)
 
         return self._run("visit.update", work)
 

@@ -7,7 +7,6 @@ replay cache, the registry), so several workers or hosts can serve it behind a l
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -47,14 +46,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
 
-    from ldn_derm.web.cds.store import MemoryReplayCache, ReplayCache, create_tables
+    from ldn_derm.registry.db import Database
+    from ldn_derm.registry.errors import DatabaseNotReadyError
+    from ldn_derm.web.cds.store import MemoryReplayCache, ReplayCache
     from ldn_derm.web.cds.trust import ClientVerifier
-    from ldn_derm.web.db import make_engine
-    from ldn_derm.web.smart.store import create_tables as create_smart_tables
 
-    engine = make_engine(settings)
-    _create_tables(engine, create_tables)
-    _create_tables(engine, create_smart_tables)
+    # One database, one engine (ldn_derm.registry.db) for the registry, the CDS and the SMART
+    # tables; a fresh database gets its schema from the migrations, an older one is never
+    # migrated here.
+    database = Database(settings.resolved_database_url, auto_create=True)
+    try:
+        database.require_ready()
+    except DatabaseNotReadyError as exc:
+        log.warning("%s (the registry, the CDS feedback and SMART sessions need it)", exc)
+    app.state.database = database
+    engine = database.engine
     app.state.engine = engine
     replay = MemoryReplayCache() if settings.jti_cache == "memory" else ReplayCache(engine)
     app.state.cds_verifier = ClientVerifier(settings, replay) if settings.verify_jwt else None
@@ -94,15 +100,6 @@ def _warm_up() -> None:
     services()
     gc.collect()
     gc.freeze()
-
-
-def _create_tables(engine: Any, create: Any) -> None:
-    from sqlalchemy.exc import OperationalError
-
-    try:
-        create(engine)
-    except OperationalError:  # another worker created them at the same moment
-        create(engine)
 
 
 def _install_routes(app: FastAPI) -> None:
@@ -154,7 +151,12 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, html_page=_error_page)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_seconds,
+        html_page=_error_page,
+    )
 
 
 def _error_page(status: int, slug: str, detail: str) -> bytes:

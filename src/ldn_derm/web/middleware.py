@@ -1,10 +1,11 @@
-"""Pure ASGI middleware: request-body size limit and security headers.
+"""Pure ASGI middleware: request-body size and time limits, and security headers.
 
 Pure ASGI (not BaseHTTPMiddleware) keeps the per-request cost low on the CDS hot path.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -21,17 +22,31 @@ class BodyTooLargeError(Exception):
     pass
 
 
+class BodyTimeoutError(Exception):
+    pass
+
+
 class BodySizeLimit:
-    """Refuse bodies over `max_bytes` with 413: from Content-Length at once, else while reading."""
+    """Guard every request body (all routes, pure ASGI):
+
+    - over `max_bytes`: 413, from Content-Length at once, else while reading (chunked bodies);
+    - not complete within `timeout_s` of the first read (a slow or stalled client): 408.
+
+    The refusal replaces whatever the route answers: a route's body parser may catch the
+    error raised from `receive` and answer 400 itself, but once the limit is hit the client
+    gets the 413 (or 408), with `Connection: close`, and the route's own answer is dropped.
+    """
 
     def __init__(
         self,
         app: ASGIApp,
         max_bytes: int,
+        timeout_s: float | None = None,
         html_page: Callable[[int, str, str], bytes] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
         self.html_page = html_page  # (status, slug, detail) -> a page, for browsers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -45,43 +60,66 @@ class BodySizeLimit:
                 except ValueError:
                     length = -1
                 if length < 0 or length > self.max_bytes:
-                    await self._reject(scope, receive, send, length)
+                    await self._reject(scope, receive, send, 400 if length < 0 else 413)
                     return
         seen = 0
+        body_done = False
+        deadline: float | None = None
+        refusal: int | None = None  # 413 or 408 once the body broke a limit
         started = False
 
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+        async def guarded_receive() -> Message:
+            nonlocal seen, body_done, deadline, refusal
+            if body_done or self.timeout_s is None:
+                message = await receive()
+            else:
+                loop = asyncio.get_running_loop()
+                if deadline is None:
+                    deadline = loop.time() + self.timeout_s
+                try:
+                    message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+                except TimeoutError:
+                    refusal = 408
+                    raise BodyTimeoutError from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    body_done = True
                 if seen > self.max_bytes:
+                    refusal = 413
                     raise BodyTooLargeError
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refusal is not None:
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._reject(scope, receive, send, refusal)
+                return  # the route's own answer to a refused body is dropped
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLargeError:
-            if not started:
-                await self._reject(scope, receive, send, seen)
+            await self.app(scope, guarded_receive, guarded_send)
+        except Exception:
+            if refusal is None:  # not ours (the error raised from receive, or what a route
+                raise  # made of it): let the app's error handling have it
+        if refusal is not None and not started:
+            await self._reject(scope, receive, send, refusal)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send, length: int) -> None:
-        detail = (
-            f"The request body is larger than the {self.max_bytes:,} bytes this server accepts."
-            if length >= 0
-            else "The Content-Length header is not a valid number."
-        )
-        status = 413 if length >= 0 else 400
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, status: int) -> None:
+        detail = {
+            400: "The Content-Length header is not a valid number.",
+            408: f"The request body did not arrive within {self.timeout_s or 0:g} seconds.",
+            413: f"The request body is larger than the {self.max_bytes:,} bytes this server "
+            "accepts.",
+        }[status]
         if self.html_page is not None and _wants_html(scope):
             from starlette.responses import HTMLResponse
 
-            slug = "payload-too-large" if status == 413 else "invalid-input"
+            slug = {400: "invalid-input", 408: "request-timeout", 413: "payload-too-large"}[status]
             page = HTMLResponse(
                 self.html_page(status, slug, detail),
                 status_code=status,

@@ -44,6 +44,11 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Too many failed attempts; wait for the time given in Retry-After.",
     ),
     "method-not-allowed": ("Method not allowed", "This address does not accept that method."),
+    "request-timeout": (
+        "Request body too slow",
+        "The request body did not arrive in time (settings.body_timeout_seconds); the "
+        "connection is closed.",
+    ),
     "payload-too-large": (
         "Request body too large",
         "The body is larger than this server accepts (settings.max_body_bytes).",
@@ -82,6 +87,7 @@ _STATUS_SLUG = {
     403: "forbidden",
     404: "not-found",
     405: "method-not-allowed",
+    408: "request-timeout",
     409: "conflict",
     412: "precondition-failed",
     413: "payload-too-large",

@@ -45,6 +45,11 @@ class Settings:
     # "database": shared by every worker and host (default); "memory": per process, faster,
     # but a token replayed to another worker is not caught (use with a single worker only)
     jti_cache: str = "database"
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; () = none: the
+    # TCP peer is the client (see ldn_derm.web.client_address)
+    trusted_proxies: tuple[str, ...] = ()
+    # A request body must arrive within this many seconds (slow clients get 408)
+    body_timeout_seconds: float = 30.0
     # SMART App Launch (the web app as a SMART client; see docs/web.md "SMART on FHIR launch")
     smart_client_id: str = ""  # as registered in the EHR; empty: SMART launch is off (but --dev)
     smart_client_secret: str = ""  # confidential client (client_secret_basic); empty: public
@@ -126,6 +131,8 @@ _ENV = {
     "jwks_cache_seconds": "LDN_JWKS_CACHE_SECONDS",
     "fhir_timeout_seconds": "LDN_FHIR_TIMEOUT_SECONDS",
     "jti_cache": "LDN_JTI_CACHE",
+    "trusted_proxies": "LDN_TRUSTED_PROXIES",
+    "body_timeout_seconds": "LDN_BODY_TIMEOUT_SECONDS",
     "smart_client_id": "LDN_SMART_CLIENT_ID",
     "smart_client_secret": "LDN_SMART_CLIENT_SECRET",
     "smart_issuers": "LDN_SMART_ISSUERS",
@@ -288,6 +295,14 @@ def _check(settings: Settings) -> None:
                 ) from None
     if settings.jti_cache not in {"database", "memory"}:
         raise InputError(f"jti_cache must be 'database' or 'memory' (got {settings.jti_cache!r})")
+    from ldn_derm.web.client_address import parse_networks
+
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise InputError(f"trusted_proxies: {exc}") from None
+    if not 0 < settings.body_timeout_seconds <= 3600:
+        raise InputError("body_timeout_seconds must be more than 0 and at most 3600")
     for iss in settings.smart_issuers:
         try:
             fhir_base(iss)

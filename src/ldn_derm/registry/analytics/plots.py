@@ -50,7 +50,7 @@ def dose_changes(course: CourseView) -> list[tuple[int, str]]:
         if cur.dose_time != prev.dose_time:
             parts.append(cur.dose_time)
         if parts:
-            out.append(((cur.visit_date - course.start_date).days, "→ " + ", ".join(parts)))
+            out.append((cur.day, "→ " + ", ".join(parts)))
     return out
 
 
@@ -63,9 +63,11 @@ def trajectory_png(course: CourseView) -> bytes:
     rows = 1 + max(1, len(measures))
     fig = Figure(figsize=(7.5, 1.7 + 1.75 * rows), layout="constrained")
     axes: list[Axes] = list(fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0])
-    days = [(v.visit_date - course.start_date).days for v in course.visits]
+    days = [v.day for v in course.visits]
+    # a researcher's course has no calendar dates: day 0 is the course start
+    since = course.start_date.isoformat() if course.start_date else "day 0"
     fig.suptitle(
-        f"{course.patient} · {course.condition_name} · LDN from {course.start_date.isoformat()}",
+        f"{course.patient} · {course.condition_name} · LDN from {since}",
         fontsize=11,
         color=INK,
     )
@@ -90,7 +92,7 @@ def trajectory_png(course: CourseView) -> bytes:
         ncols=2,
     )
     changes = dose_changes(course)
-    dose_at = {(v.visit_date - course.start_date).days: v.dose_mg for v in course.visits}
+    dose_at = {v.day: v.dose_mg for v in course.visits}
     for d, label in changes:
         ax.annotate(
             label,

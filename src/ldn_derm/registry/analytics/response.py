@@ -81,7 +81,7 @@ def evaluate(course: CourseView, measure: Measure | None = None) -> CourseOutcom
     measure = measure or course.primary_measure
     rule = MEASURES[measure].response
     top = max_dose(course)
-    points = [(v.visit_date, val) for v in course.visits if (val := v.value(measure)) is not None]
+    points = [(v.day, val) for v in course.visits if (val := v.value(measure)) is not None]
 
     def result(
         why_not: str | None,
@@ -111,8 +111,8 @@ def evaluate(course: CourseView, measure: Measure | None = None) -> CourseOutcom
     later = [(d, val) for d, val in points[1:] if d > base_date]
     if not later:
         return result("no follow-up visit yet", baseline)
-    last_day = max(0, (later[-1][0] - course.start_date).days)
+    last_day = max(0, later[-1][0])
     for d, val in later:
         if rule.responded(baseline, val):
-            return result(None, baseline, max(0, (d - course.start_date).days), last_day)
+            return result(None, baseline, max(0, d), last_day)
     return result(None, baseline, None, last_day)

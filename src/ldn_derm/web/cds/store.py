@@ -1,7 +1,8 @@
 """The CDS tables: feedback from EHRs and the JWT `jti` replay cache.
 
-Both live in the database so that every worker and host sees the same replay cache.
-They are created on startup with `create_all` (two small tables, no migrations needed yet).
+Both live in the database so that every worker and host sees the same replay cache. The tables
+are defined with the registry's models (`ldn_derm.registry.models`) and created by its Alembic
+migrations; the engine comes from the one engine factory (`ldn_derm.registry.db.make_engine`).
 """
 
 from __future__ import annotations
@@ -12,54 +13,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    insert,
-    select,
-)
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
+
+from ldn_derm.registry.models import cds_feedback, cds_jwt_replay
 
 log = logging.getLogger("ldn_derm.web.cds")
 
-metadata = MetaData()
-
-cds_feedback = Table(
-    "cds_feedback",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("service_id", String(100), nullable=False, index=True),
-    Column("card_uuid", String(100), nullable=False, index=True),
-    Column("outcome", String(20), nullable=False),
-    Column("accepted_suggestions", Text, nullable=True),  # JSON list of suggestion uuids
-    Column("override_reason_system", String(300), nullable=True),
-    Column("override_reason_code", String(100), nullable=True),
-    Column("override_reason_display", String(300), nullable=True),
-    Column("user_comment", Text, nullable=True),
-    Column("outcome_timestamp", DateTime(timezone=True), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("issuer", String(300), nullable=True),
-)
-
-cds_jwt_replay = Table(
-    "cds_jwt_replay",
-    metadata,
-    # iss + jti, hashed (128 bits): jti values are nonces, but we keep no token material anyway.
-    # No index on expires_at: every insert would write it; the purge scans once a minute.
-    Column("token_key", String(32), primary_key=True),
-    Column("expires_at", BigInteger, nullable=False),
-    sqlite_with_rowid=False,
-)
-
-
-def create_tables(engine: Engine) -> None:
-    metadata.create_all(engine)
+__all__ = ["MemoryReplayCache", "ReplayCache", "feedback_rows", "save_feedback"]
 
 
 class ReplayCache:
@@ -117,10 +78,13 @@ class ReplayCache:
                 # SQLite's own busy handler sleeps in steps of 1-100 ms, with the event loop
                 # blocked; with several workers writing, we retry in 0.1 ms steps instead.
                 # Checkpoints (WAL -> database, with fsync) are left to the housekeeping
-                # thread, so that no request pays for one.
+                # thread and the engine's WAL keeper (ldn_derm.registry.db), so that no request
+                # pays for one. The replay cache alone commits without an fsync each
+                # (synchronous=NORMAL: a power cut may forget the last few jti, never corrupt).
                 cur = self._conn.cursor()
                 cur.execute("PRAGMA busy_timeout=0")
                 cur.execute("PRAGMA wal_autocheckpoint=0")
+                cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
         return self._conn
 

@@ -25,7 +25,7 @@ def mount_registry(app: FastAPI, settings: Settings) -> None:
     from ldn_derm.web.registry.pages import router as page_router
     from ldn_derm.web.registry.state import STATIC_DIR, RegistryWeb
 
-    app.state.registry = RegistryWeb(settings)
+    app.state.registry = RegistryWeb(settings, getattr(app.state, "database", None))
     _preload_analytics()
     app.include_router(page_router, prefix=PAGE_PREFIX)
     app.include_router(api_router, prefix=API_PREFIX)

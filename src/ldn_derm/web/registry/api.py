@@ -192,7 +192,7 @@ def cohort_export(request: Request, info: Session) -> Response:
 
 @router.get("/users", summary="Accounts (admins)")
 def users(request: Request, info: Session) -> Response:
-    require_role(info, Role.ADMIN)
+    require_role(request, info, Role.ADMIN)
     rows = auth.list_users(registry_web(request).db)
     return _json(
         {
@@ -211,7 +211,7 @@ def users(request: Request, info: Session) -> Response:
 
 @router.post("/users", status_code=201, summary="Add an account (admins)")
 def add_user(request: Request, info: Session, body: JsonBody) -> Response:
-    require_role(info, Role.ADMIN)
+    require_role(request, info, Role.ADMIN)
     user = auth.create_user(registry_web(request).db, body, actor_of(request, info))
     return _json(
         {"username": user.username, "role": user.role.value, "clinic": user.clinic_name}, 201
@@ -220,7 +220,7 @@ def add_user(request: Request, info: Session, body: JsonBody) -> Response:
 
 @router.get("/audit", summary="Recent audit events (admins)")
 def audit_log(request: Request, info: Session, limit: int = 200) -> JSONResponse:
-    require_role(info, Role.ADMIN)
+    require_role(request, info, Role.ADMIN)
     with registry_web(request).db.transaction() as s:
         rows = audit.recent(s, min(max(limit, 1), 1000))
     return JSONResponse({"events": [r.__dict__ for r in rows]})

@@ -192,7 +192,7 @@ async def login(request: Request) -> Response:
     username = _text(form.get("username")) or ""
     password = form.get("password")
     try:
-        check_login_token(request, web, _text(form.get("login_token")))
+        await run_in_threadpool(check_login_token, request, web, _text(form.get("login_token")))
     except CsrfError as exc:
         return _login_page(request, str(exc), 403, username)
     if not isinstance(password, str) or not username:
@@ -559,7 +559,7 @@ def _users_page(
     values: dict[str, str] | None = None,
     saved: str | None = None,
 ) -> Response:
-    require_role(info, Role.ADMIN)
+    require_role(request, info, Role.ADMIN)
     return render(
         request,
         "users.html",
@@ -581,7 +581,7 @@ def users(request: Request, info: Session) -> Response:
 @router.post("/users")
 def add_user(request: Request, form: Form) -> Response:
     info, data = form
-    require_role(info, Role.ADMIN)
+    require_role(request, info, Role.ADMIN)
     values = _values(data)
     try:
         auth.create_user(
@@ -604,7 +604,7 @@ def add_user(request: Request, form: Form) -> Response:
 
 @router.get("/audit")
 def audit_page(request: Request, info: Session) -> Response:
-    require_role(info, Role.ADMIN)
+    require_role(request, info, Role.ADMIN)
     with registry_web(request).db.transaction() as s:
         rows = audit.recent(s, 300)
     return render(request, "audit.html", info, rows=rows)

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from ldn_derm.errors import InputError, LdnError
-from ldn_derm.registry import auth
+from ldn_derm.registry import audit, auth
 from ldn_derm.registry.audit import Actor
 from ldn_derm.registry.auth import SessionInfo
 from ldn_derm.registry.errors import (
@@ -87,7 +87,7 @@ def require_api_session(request: Request) -> SessionInfo:
     """API: a logged-in user (else 401); writes must carry the session's X-CSRF-Token header."""
     info = require_session(request)
     if request.method not in SAFE_METHODS:
-        check_csrf(info, request.headers.get(CSRF_HEADER))
+        check_csrf(request, info, request.headers.get(CSRF_HEADER))
     return info
 
 
@@ -96,20 +96,38 @@ async def require_form(request: Request) -> tuple[SessionInfo, FormData]:
     info = await run_in_threadpool(require_session, request)
     form = await request.form()
     token = form.get("csrf_token")
-    check_csrf(info, token if isinstance(token, str) else None)
+    await run_in_threadpool(check_csrf, request, info, token if isinstance(token, str) else None)
     return info, form
 
 
-def require_role(info: SessionInfo, *roles: Role) -> None:
+def audit_refusal(request: Request, info: SessionInfo | None, action: str, reason: str) -> None:
+    """An audit row for a request refused before it reached the registry's use cases (role,
+    CSRF), in a transaction of its own. The path holds registry ids only, never names."""
+    web = registry_web(request)
+    with web.db.transaction() as s:
+        audit.record(
+            s,
+            actor_of(request, info) if info else None,
+            action,
+            outcome="denied",
+            object_type="request",
+            detail={"reason": reason, "method": request.method, "path": request.url.path[:200]},
+            ip=client_ip(request),
+        )
+
+
+def require_role(request: Request, info: SessionInfo, *roles: Role) -> None:
     if info.user.role not in roles:
+        audit_refusal(request, info, "access", "role")
         raise PermissionDeniedError(
             f"the {info.user.role.value} role may not use this page "
             f"(needs {' or '.join(r.value for r in roles)})"
         )
 
 
-def check_csrf(info: SessionInfo, given: str | None) -> None:
+def check_csrf(request: Request, info: SessionInfo, given: str | None) -> None:
     if not given or not secrets.compare_digest(given, info.csrf_token):
+        audit_refusal(request, info, "csrf", "missing or wrong CSRF token")
         raise CsrfError("the form or request is missing its security token; reload the page")
 
 
@@ -138,10 +156,12 @@ def new_login_token(web: RegistryWeb) -> str:
 def check_login_token(request: Request, web: RegistryWeb, form_token: str | None) -> None:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not form_token or not cookie or not secrets.compare_digest(form_token, cookie):
+        audit_refusal(request, None, "csrf", "login form token missing or not matching")
         raise CsrfError("the login form has expired; please try again")
     try:
         web.signer.loads(form_token, salt="login-csrf", max_age=LOGIN_TOKEN_MAX_AGE_S)
     except (BadSignature, SignatureExpired):
+        audit_refusal(request, None, "csrf", "login form token expired or forged")
         raise CsrfError("the login form has expired; please try again") from None
 
 

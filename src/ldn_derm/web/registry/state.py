@@ -37,14 +37,14 @@ def secret_key(settings: Settings) -> str:
 
 
 class RegistryWeb:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, database: Database | None = None) -> None:
         self.settings = settings
         self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
         self.templates.env.globals["Role"] = Role
         from ldn_derm.knowledge import get_knowledge
 
         self.templates.env.globals["evidence_mix"] = get_knowledge().evidence_mix()
-        self._db: Database | None = None
+        self._db: Database | None = database  # the app's (shared with the CDS tables)
         self._signer: URLSafeTimedSerializer | None = None
         self._lock = threading.Lock()
 
@@ -73,4 +73,12 @@ def registry_web(request: Request) -> RegistryWeb:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (X-Forwarded-For only from a configured trusted proxy)."""
+    from ldn_derm.web.client_address import client_address
+
+    settings: Settings = request.app.state.settings
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        settings.trusted_proxies,
+    )

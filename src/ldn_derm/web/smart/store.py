@@ -14,26 +14,15 @@ import time
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Engine
 
+# defined with the registry's models, created by its Alembic migrations (0004)
+from ldn_derm.registry.models import smart_sessions
+
 COOKIE = "ldn_smart_session"
 MAX_PENDING = 5  # launches started in one browser session and not yet called back
-
-metadata = MetaData()
-
-smart_sessions = Table(
-    "smart_sessions",
-    metadata,
-    Column("key", String(64), primary_key=True),  # sha256 of the cookie value
-    Column("expires_at", BigInteger, nullable=False),
-    Column("data", Text, nullable=False),  # JSON
-)
-
-
-def create_tables(engine: Engine) -> None:
-    metadata.create_all(engine)
 
 
 def _key(session_id: str) -> str:

@@ -1,0 +1,124 @@
+"""Benchmark `ldn screen` on synthetic Bulk Data exports (made by make_bulk_export.py).
+
+Side by side, in one run, on the same files:
+  floor   orjson.loads of every line of every file, on one core (the issue's floor)
+  screen  screen_export with 1 worker (in process) and with 2 worker processes
+
+Reported: patients/s and MB/s by wall clock, MB/s per CPU-second (the per-core rate, which
+does not depend on what else the machine runs), and the peak resident memory of the run (the
+largest process). Each screen run is a fresh interpreter so that peak memory is its own.
+
+Run: ``python benchmarks/bench_screen.py`` (10k patients, ~1.5 GB, a few minutes on 2 cores);
+``--large`` adds the 100k-patient export (~15 GB written, tens of minutes: optional;
+``--large-patients N`` for another size).
+Exports are written under benchmarks/.data/ (git-ignored) and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "benchmarks" / ".data"
+AS_OF = date(2024, 8, 6)
+
+
+def ensure_export(patients: int) -> Path:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from make_bulk_export import make_export
+
+    folder = DATA / f"{patients // 1000}k"
+    marker = folder / ".complete"
+    if not marker.exists():
+        start = time.perf_counter()
+        size = make_export(folder, patients)
+        marker.write_text(str(size))
+        print(f"  made {folder} ({size / 1e6:.0f} MB, {time.perf_counter() - start:.0f} s)")
+    return folder
+
+
+def floor(folder: Path) -> dict[str, float]:
+    import orjson
+
+    files = sorted(folder.glob("*.ndjson"))
+    size = sum(f.stat().st_size for f in files)
+    wall, cpu = time.perf_counter(), time.process_time()
+    lines = 0
+    for path in files:
+        with path.open("rb") as handle:
+            for line in handle:
+                orjson.loads(line)
+                lines += 1
+    return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "bytes": size,
+            "lines": lines}  # fmt: skip
+
+
+def one_screen(folder: Path, workers: int) -> dict[str, float]:
+    """Run in a fresh interpreter (see --one): wall, CPU of all processes, peak RSS."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--one", str(folder), "--workers", str(workers)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _one(folder: Path, workers: int) -> None:
+    from ldn_derm.knowledge import get_knowledge
+    from ldn_derm.screen import screen_export
+
+    get_knowledge()
+    wall = time.perf_counter()
+    result = screen_export(folder, as_of=AS_OF, out=None, workers=workers)
+    wall = time.perf_counter() - wall
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({
+        "wall": wall,
+        "cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+        "peak_mb": max(me.ru_maxrss, kids.ru_maxrss) / 1024,
+        "patients": result.patients, "bytes": result.bytes, "rows": result.rows,
+        "partitions": result.partitions, "stages": result.stage_seconds,
+    }))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--large", action="store_true", help="also a large export (slow)")
+    parser.add_argument("--large-patients", type=int, default=100_000)
+    parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        _one(args.one, args.workers)
+        return
+    sizes = [args.patients] + ([args.large_patients] if args.large else [])
+    print(f"{'export':>8} {'path':<18} {'wall s':>8} {'patients/s':>11} {'MB/s':>7} "
+          f"{'MB/cpu-s':>9} {'peak MB':>8}")  # fmt: skip
+    for patients in sizes:
+        folder = ensure_export(patients)
+        base = floor(folder)
+        mb = base["bytes"] / 1e6
+        print(f"{patients:>8} {'floor (orjson)':<18} {base['wall']:>8.1f} "
+              f"{patients / base['wall']:>11.0f} {mb / base['wall']:>7.1f} "
+              f"{mb / base['cpu']:>9.1f} {'-':>8}")  # fmt: skip
+        runs = [1, 2] if patients == args.patients else [2]  # large: peak memory at 2 workers
+        for workers in runs:
+            run = one_screen(folder, workers)
+            label = f"screen, {workers} worker" + ("s" if workers > 1 else "")
+            print(f"{patients:>8} {label:<18} {run['wall']:>8.1f} "
+                  f"{run['patients'] / run['wall']:>11.0f} {mb / run['wall']:>7.1f} "
+                  f"{mb / run['cpu']:>9.1f} {run['peak_mb']:>8.0f}")  # fmt: skip
+            print(f"{'':>8}   stages (s): "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in run["stages"].items()))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
