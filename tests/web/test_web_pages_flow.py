@@ -167,6 +167,10 @@ def test_api_validation_messages_are_for_clinicians(dev_client: TestClient) -> N
     assert "Extra inputs" not in detail and "Bogus is not something" in detail
     r = dev_client.post("/api/v1/prescribe", json={"condition": "psoriasis", "form": "xml"})
     assert "Form must be one of: capsule or liquid" in r.json()["detail"]
+    r = dev_client.post(
+        "/api/v1/prescribe", json={"condition": "psoriasis", "overrides": {"bogus": "x"}}
+    )
+    assert "'bogus' in Overrides must be one of: contraindication" in r.json()["detail"]
 
 
 def test_monograph_answers_the_six_questions_with_citations(dev_client: TestClient) -> None:

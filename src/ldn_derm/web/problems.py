@@ -197,11 +197,14 @@ _FIELD_LABELS = {
 
 def field_label(loc: tuple[Any, ...] | list[Any]) -> str:
     """A readable name for a pydantic error location: the form's label where there is one."""
-    parts = [p for p in loc if p != "body"]
+    parts = [p for p in loc if p not in {"body", "[key]"}]
     names = [str(p) for p in parts if isinstance(p, str)]
     indexes = [p for p in parts if isinstance(p, int)]
     if not names:
         return "The request"
+    if "[key]" in loc and len(names) >= 2:  # a dict key that is not allowed, e.g. overrides
+        parent = _FIELD_LABELS.get(names[-2]) or names[-2].replace("_", " ").capitalize()
+        return f"'{names[-1]}' in {parent}"
     label = _FIELD_LABELS.get(names[-1]) or names[-1].replace("_", " ").capitalize()
     if indexes:
         label += f" (item {indexes[-1] + 1})"

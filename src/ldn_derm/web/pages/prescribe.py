@@ -82,7 +82,10 @@ async def read_form(request: Request) -> PrescribeForm:
     overrides = {
         key.removeprefix(OVERRIDE_PREFIX): str(value).strip()
         for key, value in form.items()
-        if key.startswith(OVERRIDE_PREFIX) and isinstance(value, str) and value.strip()
+        if key.startswith(OVERRIDE_PREFIX)
+        and key not in PRESCRIBE_FIELDS  # override_reason: the API's shorthand field
+        and isinstance(value, str)
+        and value.strip()
     }
     values.update({OVERRIDE_PREFIX + k: v for k, v in overrides.items()})
     token = form.get("patient_token")
