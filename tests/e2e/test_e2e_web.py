@@ -254,6 +254,18 @@ def test_assess_upload_answers_first(server: str, page: Any, viewport: str) -> N
     measure(page, f"assess-verdict-{viewport}", "#verdict")
     shot(page, f"assess-{viewport}")
     assert_accessible(page)
+    # the comparison: folded, opened on request; its key column stays in view when the table
+    # is scrolled sideways inside its own box (the page itself never scrolls sideways)
+    page.locator("#comparison > summary").click()
+    wrap = page.locator("#comparison .table-wrap")
+    wrap.evaluate("w => { w.scrollLeft = w.scrollWidth; }")
+    key = page.locator("#comparators tbody th[scope=row]").first
+    key.scroll_into_view_if_needed()
+    box, frame = key.bounding_box(), wrap.bounding_box()
+    assert box is not None and frame is not None
+    assert box["x"] >= frame["x"] - 1 and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
+    assert_no_sideways_scroll(page)
+    shot(page, f"assess-comparison-{viewport}")
     page.get_by_text("Assess another patient").click()  # the summary opens the form again
     assert page.locator("#upload-form").is_visible()
 
