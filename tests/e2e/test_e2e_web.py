@@ -467,6 +467,11 @@ def test_each_question_is_answered_within_two_clicks_of_home(
     assert_no_sideways_scroll(page)
     shot(page, f"monograph-{viewport}")
     assert_accessible(page)
+    # a citation leads to its reference, even with the reference list folded
+    cite = page.locator("#what .cite a").first
+    ref_id = str(cite.get_attribute("href"))
+    cite.click()
+    assert_seen(page, f"li{ref_id}")
 
 
 def test_evidence_pages_and_keyboard(server: str, page: Any, viewport: str) -> None:

@@ -278,7 +278,7 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
     return settings
 
 
-WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104 (a name for the wildcard, not a bind)
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 
 def served_base_url(host: str, port: int) -> str:

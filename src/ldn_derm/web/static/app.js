@@ -46,6 +46,15 @@
     opened.forEach(function (d) { d.open = false; });
     opened = [];
   });
+  /* a citation whose reference sits in a folded section opens that section first */
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest && evt.target.closest('a[href^="#"]');
+    if (!link) { return; }
+    var target = document.getElementById(decodeURIComponent(link.getAttribute("href").slice(1)));
+    for (var d = target && target.closest("details"); d; d = d.parentElement.closest("details")) {
+      d.open = true;
+    }
+  });
   document.addEventListener("htmx:sendError", function () {
     show("The server could not be reached. Check the connection and try again.");
   });
