@@ -19,6 +19,7 @@ from ldn_derm.errors import InputError
 MAX_AGE_SECONDS = 12 * 3600  # a working day: after that, assess the patient again
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # decompressed; the loader has its own limit too
 SALT = "ldn-web-patient-record"
+MAX_NAME_CHARS = 120  # the file name shown in the banner
 
 
 def _signer(request: Request) -> object:
@@ -36,7 +37,7 @@ def seal(request: Request, data: bytes, name: str) -> str:
     signer = _signer(request)
     assert isinstance(signer, TimestampSigner)
     packed = base64.urlsafe_b64encode(zlib.compress(data, 6)).decode()
-    label = base64.urlsafe_b64encode(name.encode()[:200]).decode()
+    label = base64.urlsafe_b64encode(name[:MAX_NAME_CHARS].encode()).decode()
     return signer.sign(f"{label}.{packed}").decode()
 
 
