@@ -58,7 +58,7 @@ def test_above_low_dose_needs_its_named_override() -> None:
 def test_a_contraindicated_patient_is_blocked_until_a_reason_is_recorded() -> None:
     patient = patient_context(_record("Eliseo_Cummings"), name="eliseo.json")
     request = PrescriptionRequest("psoriasis", target_mg=4.5, days=30)
-    with pytest.raises(BlockedError, match="(?i)opioid"):
+    with pytest.raises(BlockedError, match=r"(?i)opioid"):
         prescribe(request, patient)
     rx = prescribe(
         PrescriptionRequest(
