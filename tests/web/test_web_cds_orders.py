@@ -11,6 +11,7 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +19,10 @@ from fastapi.testclient import TestClient
 from web_helpers import BASE_URL, Signer, hook_request
 
 from ldn_derm.regimen.fhir import validate_medication_request
+from ldn_derm.web.app import create_app
 from ldn_derm.web.cds.prefetch import PatientMismatchError, gather
 from ldn_derm.web.cds.services import services
+from ldn_derm.web.settings import load_settings
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 PID = "1288992"  # the patient id of the CDS Hooks spec's examples
@@ -246,14 +249,30 @@ def test_a_fetched_patient_who_is_not_the_context_patient_is_refused(
         },
     }
     with pytest.raises(PatientMismatchError) as caught:
-        asyncio.run(gather(services()["ldn-order-sign"], body, 2.0))
+        asyncio.run(
+            gather(
+                services()["ldn-order-sign"],
+                body,
+                2.0,
+                allowed_servers=(wrong_patient_server + "/",),
+            )
+        )
     assert not caught.value.prefetched  # 412 at the route: this patient's data was not obtained
     assert "not-you" in str(caught.value) and PID in str(caught.value)
 
 
 def test_a_medication_the_draft_references_is_read_from_the_fhir_server(
-    dev_client: TestClient, wrong_patient_server: str
+    tmp_path: Path, wrong_patient_server: str
 ) -> None:
+    # a --dev server reads only a fhirServer that a fhir_servers list names
+    settings = load_settings(
+        data_dir=tmp_path,
+        dev=True,
+        host="127.0.0.1",
+        trusted_issuers=("https://dev-ehr.example",),
+        fhir_servers=(wrong_patient_server,),
+    )
+    dev_client = TestClient(create_app(settings))
     order = draft({"medicationReference": {"reference": "Medication/ntx"}}, 50)
     body = hook_request(
         "order-sign",

@@ -112,7 +112,7 @@ def test_missing_keys_are_fetched_with_the_token(
             "subject": "ldn",
         },
     }
-    got = asyncio.run(gather(order_sign(), body, 2.0))
+    got = asyncio.run(gather(order_sign(), body, 2.0, allowed_servers=(url + "/",)))
     assert len(got["medications"]) == len(prefetch["medications"]["entry"])
     assert len(got["conditions"]) == len(prefetch["conditions"]["entry"])
     asked = {s["path"] for s in seen}

@@ -310,20 +310,24 @@ def _body(pid: str, server: str, prefetch: dict[str, Any] | None = None) -> dict
     }
 
 
-def test_unverified_dev_server_fetches_only_from_loopback(
+def test_unverified_dev_server_fetches_only_listed_servers(
     serve: Callable[[Handler], tuple[str, list[str]]],
 ) -> None:
     pid, prefetch = _chet()
     order_sign = services()["ldn-order-sign"]
-    with pytest.raises(PrefetchMissingError):  # refused at once: no connection is attempted
-        asyncio.run(
-            gather(order_sign, _body(pid, "http://203.0.113.9/fhir"), 5.0, loopback_only=True)
-        )
+    url, hits = serve(_answer(prefetch))
+    # refused at once, this machine's ports too: no connection is attempted
+    for server in ("http://203.0.113.9/fhir", url):
+        with pytest.raises(PrefetchMissingError):
+            asyncio.run(gather(order_sign, _body(pid, server), 5.0, listed_only=True))
+    assert hits == []
     for server in ("file:///etc/passwd", "gopher://127.0.0.1/", "ftp://127.0.0.1/fhir"):
         with pytest.raises(PrefetchMissingError):
             asyncio.run(gather(order_sign, _body(pid, server), 5.0))
-    url, hits = serve(_answer(prefetch))
-    got = asyncio.run(gather(order_sign, _body(pid, url), 2.0, loopback_only=True))
+    listed = (url + "/",)
+    got = asyncio.run(
+        gather(order_sign, _body(pid, url), 2.0, listed_only=True, allowed_servers=listed)
+    )
     assert got["patient"] and hits
 
 
@@ -353,7 +357,9 @@ def test_oversized_fhir_responses_count_as_failed_reads(
         url, hits = serve(handler)
         body = _body(pid, url, {"patient": prefetch["patient"]})
         with pytest.raises(PrefetchMissingError):
-            asyncio.run(gather(services()["ldn-order-sign"], body, 2.0))
+            asyncio.run(
+                gather(services()["ldn-order-sign"], body, 2.0, allowed_servers=(url + "/",))
+            )
         assert hits
 
 
@@ -371,7 +377,9 @@ def test_redirects_from_the_fhir_server_are_not_followed(
 
     url, hits = serve(redirect)
     with pytest.raises(PrefetchMissingError):
-        asyncio.run(gather(services()["ldn-order-sign"], _body(pid, url), 2.0))
+        asyncio.run(
+            gather(services()["ldn-order-sign"], _body(pid, url), 2.0, allowed_servers=(url + "/",))
+        )
     assert hits and not elsewhere_hits  # the token never went to the other server
 
 
@@ -395,7 +403,9 @@ def test_a_slowly_dripping_fhir_server_hits_the_deadline(
     url, _ = serve(drip)
     started = time.monotonic()
     with pytest.raises(PrefetchMissingError):
-        asyncio.run(gather(services()["ldn-order-sign"], _body(pid, url), 0.3))
+        asyncio.run(
+            gather(services()["ldn-order-sign"], _body(pid, url), 0.3, allowed_servers=(url + "/",))
+        )
     assert time.monotonic() - started < 2.5
 
 
@@ -627,7 +637,11 @@ def test_next_links_never_leave_the_checked_base(
         h.wfile.write(body)
 
     url, hits = serve(handle)
-    got = asyncio.run(gather(services()["ldn-order-sign"], _body(pid, url + " "), 2.0))
+    got = asyncio.run(
+        gather(
+            services()["ldn-order-sign"], _body(pid, url + " "), 2.0, allowed_servers=(url + "/",)
+        )
+    )
     assert got["patient"]
     assert hits and all(h.startswith("/fhir/") for h in hits), hits  # /admin never asked
 

@@ -15,5 +15,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-console = Console()
-err_console = Console(stderr=True)
+# highlight=False: rich's automatic highlighter runs a dozen regexes over every printed string,
+# and some backtrack on long unbroken text (a 40,000-character medication id from a record took
+# 22 s to print); our output marks up what it means to, explicitly.
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,7 +30,7 @@ def serve(
     """Serve the clinician web app, the REST API (/api/v1) and CDS Hooks (/cds-services)."""
     import uvicorn
 
-    from ldn_derm.web.server import HeaderTimeoutProtocol
+    from ldn_derm.web.server import LdnHttpProtocol
     from ldn_derm.web.settings import is_loopback, load_settings
 
     # Workers are separate processes that build their own app from the environment.
@@ -53,6 +54,7 @@ def serve(
         )
     uvicorn.run(
         "ldn_derm.web.app:create_app",
+        log_config=_log_config(),
         factory=True,
         host=host,
         port=port,
@@ -61,7 +63,20 @@ def serve(
         # X-Forwarded-For is read by the app, only from `trusted_proxies`
         # (ldn_derm.web.client_address); uvicorn's own handling would trust it from 127.0.0.1
         proxy_headers=False,
-        http=HeaderTimeoutProtocol,  # request headers must arrive in time (slowloris)
+        # request headers must arrive in time (slowloris) and stay under a size cap
+        http=LdnHttpProtocol,
         server_header=False,
         access_log=dev,
     )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus our own `ldn_derm` loggers at INFO on the same handler: without
+    a handler their INFO lines (CDS refusal reasons, for one) reached no log at all."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["ldn_derm"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config

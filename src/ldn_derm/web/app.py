@@ -7,6 +7,7 @@ replay cache, the registry), so several workers or hosts can serve it behind a l
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,9 +36,28 @@ It supports clinical judgement; it does not replace it.
 """
 
 
+class LdnApp(FastAPI):
+    """FastAPI with an outermost guard (ldn_derm.web.middleware.ErrorGuard): an unexpected
+    error is a logged 500 problem and never drops a keep-alive connection."""
+
+    def build_middleware_stack(self) -> Any:
+        from ldn_derm.web.middleware import ErrorGuard
+
+        return ErrorGuard(super().build_middleware_stack())
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's description, with the problem responses every API and CDS route can give
+        (ldn_derm.web.openapi)."""
+        if self.openapi_schema is None:
+            from ldn_derm.web.openapi import complete_openapi
+
+            self.openapi_schema = complete_openapi(super().openapi())
+        return self.openapi_schema
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    app = FastAPI(
+    app = LdnApp(
         title="ldn-derm",
         version=__version__,
         description=DESCRIPTION,
@@ -133,7 +153,7 @@ def _install_routes(app: FastAPI) -> None:
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
     from starlette.middleware.cors import CORSMiddleware
 
-    from ldn_derm.web.middleware import BodySizeLimit, SecurityHeaders
+    from ldn_derm.web.middleware import BodySizeLimit, HeaderSizeLimit, SecurityHeaders
 
     # CORS (CDS Hooks §CORS, OWASP): an explicit origin allow-list, never "*" with credentials.
     origins = list(settings.allowed_origins)
@@ -157,6 +177,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         timeout_s=settings.body_timeout_seconds,
         html_page=_error_page,
     )
+    app.add_middleware(HeaderSizeLimit)  # outermost of ours: before anything reads a header
 
 
 def _error_page(status: int, slug: str, detail: str) -> bytes:

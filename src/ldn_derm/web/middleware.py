@@ -140,6 +140,35 @@ def _wants_html(scope: Scope) -> bool:
     return headers.get(b"hx-request") == b"true" or b"text/html" in headers.get(b"accept", b"")
 
 
+MAX_HEADER_BYTES = 64 * 1024  # all request headers together (names and values)
+
+
+class HeaderSizeLimit:
+    """Refuse requests whose headers total more than `max_bytes` with 431 (RFC 6585), before
+    any route reads them: a 10 MB Authorization header would otherwise be decoded and parsed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_HEADER_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = 0
+            for name, value in scope.get("headers", ()):
+                size += len(name) + len(value)
+            if size > self.max_bytes:
+                response = problem(
+                    431,
+                    "headers-too-large",
+                    f"The request headers total {size:,} bytes; this server accepts at most "
+                    f"{self.max_bytes:,}.",
+                    headers={"Connection": "close"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 # Pages only load our own static files; the API docs page needs its inline bootstrap script.
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -179,3 +208,50 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, add_headers)
+
+
+class ErrorGuard:
+    """The outermost layer: no exception ever reaches the server.
+
+    Starlette's ServerErrorMiddleware answers an unhandled error with our 500 problem, then
+    re-raises it, and uvicorn closes a connection whose application raised, so a keep-alive
+    client's next request failed too. Here an error after the response has started is only
+    logged (the response went out; the connection stays usable), and one before it gets the
+    500 problem response, logged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+        ended = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started, ended
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                ended = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            import logging
+
+            log = logging.getLogger("ldn_derm.web")
+            if ended:
+                # ServerErrorMiddleware has already sent (and our handler logged) the 500
+                log.debug("error after the response was sent; connection kept", exc_info=True)
+                return
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path", ""))
+            if started:
+                raise  # half a response went out: only closing the connection ends it cleanly
+            response = problem(
+                500, "internal-error", "An unexpected error occurred; it has been logged."
+            )
+            await response(scope, receive, send)

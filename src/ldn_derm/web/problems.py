@@ -53,6 +53,11 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Request body too large",
         "The body is larger than this server accepts (settings.max_body_bytes).",
     ),
+    "headers-too-large": (
+        "Request headers too large",
+        "The request's headers (an Authorization token, cookies...) are larger than this "
+        "server accepts.",
+    ),
     "unsupported-media-type": (
         "Unsupported media type",
         "Send JSON (application/json) or, for uploads, multipart/form-data.",
@@ -92,6 +97,7 @@ _STATUS_SLUG = {
     412: "precondition-failed",
     413: "payload-too-large",
     415: "unsupported-media-type",
+    431: "headers-too-large",
     422: "validation-error",
     429: "too-many-requests",
     500: "internal-error",

@@ -109,6 +109,12 @@ class Settings:
         return _fhir_bases(listed)
 
     @property
+    def listed_fhir_servers(self) -> tuple[str, ...]:
+        """Every fhirServer base named in `fhir_servers`, whatever the issuer: all that a
+        `--dev` server without JWT checks may read (nothing when none is listed)."""
+        return _fhir_bases(" ".join(self.fhir_servers))
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -9,6 +9,7 @@ feedback can refer to them.
 
 from __future__ import annotations
 
+import re
 import uuid
 from functools import lru_cache
 from typing import Any
@@ -92,6 +93,23 @@ def advise(
     return {"cards": cards}
 
 
+# Markdown that could make a link, an image, raw HTML, code or a table. The core writes card
+# text with emphasis and lists only, never these, but it quotes the record (medication and
+# condition names, ids, units), which an EHR or a patient portal may fill with anything.
+_MD_ACTIVE = re.compile(r"([\\`\[\]<>|])")
+# Bare addresses that a GFM renderer turns into links without any markup (autolink literals):
+# a word joiner (U+2060, invisible) after the scheme's colon, in "www." and before "@".
+_MD_AUTOLINK = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*:)(?=//)|(\bwww)(?=\.)|(?=@)")
+WORD_JOINER = "\u2060"
+
+
+def markdown_safe(text: str) -> str:
+    """`text` with every Markdown construct that could carry a link, an image, HTML, code or
+    a table shown literally (backslash escapes; CommonMark renders `\\[` as `[`)."""
+    text = _MD_ACTIVE.sub(r"\\\1", text)
+    return _MD_AUTOLINK.sub(lambda m: (m.group(1) or m.group(2) or "") + WORD_JOINER, text)
+
+
 def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
@@ -124,7 +142,8 @@ def render_card(finding: dict[str, Any], settings: Settings) -> dict[str, Any]:
     kb = get_knowledge()
     base = settings.public_base_url.rstrip("/")
     refs = [r for r in finding.get("references", []) if r in kb.references]
-    detail = str(finding.get("detail") or "")
+    # the finding's text quotes the record: escaped; the references below are our own links
+    detail = markdown_safe(str(finding.get("detail") or ""))
     if refs:
         detail += "\n\n**References**\n\n" + "\n".join(_reference_line(r) for r in refs)
     label, link = _source_label_and_link(refs[0] if refs else None)

@@ -93,6 +93,11 @@ def resources_in(value: Any) -> Iterator[dict[str, Any]]:
         yield value
 
 
+def _instance_read(template: str) -> bool:
+    """A prefetch template that reads one resource (Type/id), not a search."""
+    return "?" not in template
+
+
 def _is_failure(value: Any) -> bool:
     return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
 
@@ -105,15 +110,15 @@ def _next_link(bundle: dict[str, Any]) -> str | None:
 
 
 def _usable_server(
-    server: Any, loopback_only: bool, allowed: tuple[str, ...] = (), https_only: bool = False
+    server: Any, allowed: tuple[str, ...] = (), https_only: bool = False, listed_only: bool = False
 ) -> bool:
     """An http(s) fhirServer URL under one of the caller's `allowed` bases (when the issuer
-    has a list), and https when `https_only`; with `loopback_only` (JWT checks off: --dev on
-    loopback) it must also point at this machine, so an unauthenticated caller cannot make us
-    fetch from other hosts."""
+    has a list), and https when `https_only`; with `listed_only` (JWT checks off: --dev on
+    loopback) it must be named by a list, so an unauthenticated caller cannot make us fetch
+    from anywhere, this machine's ports included."""
     from urllib.parse import urlsplit
 
-    from ldn_derm.web.settings import fhir_base, is_loopback, under_bases
+    from ldn_derm.web.settings import fhir_base, under_bases
 
     if not isinstance(server, str):
         return False
@@ -121,12 +126,11 @@ def _usable_server(
         canonical = fhir_base(server)  # as httpx will send it
     except ValueError:
         return False  # not a plain http(s) base (httpx could not even parse some)
+    if listed_only and not allowed:
+        return False
     if not under_bases(canonical, allowed):
         return False
-    base = urlsplit(canonical)
-    if https_only and base.scheme != "https":
-        return False
-    return not loopback_only or is_loopback(base.hostname or "")
+    return not https_only or urlsplit(canonical).scheme == "https"
 
 
 async def gather(
@@ -134,7 +138,7 @@ async def gather(
     body: dict[str, Any],
     timeout: float,
     *,
-    loopback_only: bool = False,
+    listed_only: bool = False,
     allowed_servers: tuple[str, ...] = (),
     https_only: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
@@ -142,8 +146,9 @@ async def gather(
     and PatientMismatchError when a Patient (prefetched or fetched) is not context.patientId.
 
     Call it only for a verified caller; `allowed_servers` are the FHIR bases its issuer may
-    name (empty: any); `https_only` refuses plain http; `loopback_only` restricts fhirServer
-    to this machine (for the --dev server that skips JWT verification)."""
+    name (empty: any server whose host resolves only to public addresses); `https_only`
+    refuses plain http; `listed_only` (the --dev server that skips JWT verification) reads
+    only a server that `allowed_servers` names."""
     prefetch = body.get("prefetch")
     prefetch = prefetch if isinstance(prefetch, dict) else {}
     raw_context = body.get("context")
@@ -152,7 +157,7 @@ async def gather(
     auth = body.get("fhirAuthorization")
     token = auth.get("access_token") if isinstance(auth, dict) else None
     can_fetch = (
-        _usable_server(server, loopback_only, allowed_servers, https_only)
+        _usable_server(server, allowed_servers, https_only, listed_only)
         and isinstance(token, str)
         and token
     )
@@ -161,7 +166,11 @@ async def gather(
     to_fetch: dict[str, str] = {}
     missing: list[str] = []
     for key, template in service.prefetch.items():
-        if key in prefetch and not _is_failure(prefetch[key]):
+        # null answers a search ("found nothing"), but for an instance read such as
+        # Patient/{{context.patientId}} it means the client could not get the resource:
+        # read it from fhirServer, or 412 when it is required.
+        unread = prefetch.get(key) is None and _instance_read(template)
+        if key in prefetch and not _is_failure(prefetch[key]) and not unread:
             out[key] = list(resources_in(prefetch[key]))  # null -> [] (query found nothing)
             continue
         query = fill_template(template, context)
@@ -182,7 +191,11 @@ async def gather(
         from ldn_derm.web.settings import fhir_base
 
         # the canonical base that was checked, not the raw text (trailing spaces and the like)
-        fetched = await _fetch_all(fhir_base(str(server)), str(token), to_fetch, timeout)
+        # a server no list names must resolve to public addresses only (no loopback,
+        # link-local or private networks): checked when each connection is made
+        fetched = await _fetch_all(
+            fhir_base(str(server)), str(token), to_fetch, timeout, not allowed_servers
+        )
         for key in to_fetch:
             if key in fetched:
                 out[key] = fetched[key]
@@ -190,6 +203,10 @@ async def gather(
                 missing.append(key)
         if missing:
             raise PrefetchMissingError(missing)
+    # a required instance read (the Patient) that the FHIR server answered with 404
+    empty = [k for k in service.required if _instance_read(service.prefetch[k]) and not out[k]]
+    if empty:
+        raise PrefetchMissingError(empty)
     check_patient(out, context, set(to_fetch))
     return out
 
@@ -207,14 +224,14 @@ class FhirRead:
 
 
 async def _fetch_all(
-    server: str, token: str, queries: dict[str, str], timeout: float
+    server: str, token: str, queries: dict[str, str], timeout: float, public_only: bool
 ) -> dict[str, list[dict[str, Any]]]:
-    reads = await read_fhir(server, token, queries, timeout)
+    reads = await read_fhir(server, token, queries, timeout, public_only=public_only)
     return {k: r.resources for k, r in reads.items() if not r.failed}
 
 
 async def read_fhir(
-    server: str, token: str, queries: dict[str, str], timeout: float
+    server: str, token: str, queries: dict[str, str], timeout: float, *, public_only: bool = False
 ) -> dict[str, FhirRead]:
     """Run `queries` (relative to the FHIR base `server`) with the bearer `token`, following
     searchset `next` links, with the bounds every read from an EHR has: at most a few pages per
@@ -222,7 +239,9 @@ async def read_fhir(
     deadline for all reads. A query missing from the answer ran out of time.
 
     `server` must already be checked against the caller's allow-list (CDS Hooks: the issuer's
-    `fhir_servers`; SMART: `smart_issuers`)."""
+    `fhir_servers`; SMART: `smart_issuers`). With `public_only` every address the host
+    resolves to must be public, and the connection goes to the address that was checked (a
+    second lookup could answer differently)."""
     import asyncio
 
     import httpx
@@ -268,8 +287,13 @@ async def read_fhir(
 
     # follow_redirects=False (httpx's default, stated here): a redirect is a failed read, so
     # the token never follows one to another host.
+    transport = httpx.AsyncHTTPTransport()
+    if public_only:
+        # httpx has no public hook for the connection step; its pool's backend is the one
+        pool = transport._pool
+        pool._network_backend = PublicOnlyBackend(pool._network_backend)  # type: ignore[assignment]
     async with httpx.AsyncClient(
-        timeout=timeout, headers=headers, follow_redirects=False
+        timeout=timeout, headers=headers, follow_redirects=False, transport=transport
     ) as client:
         try:
             async with asyncio.timeout(timeout * _DEADLINE_READS):
@@ -297,3 +321,67 @@ async def _read_capped(client: Any, url: str) -> tuple[int, bytes]:
                 raise _TooLargeError
             chunks.append(chunk)
         return int(response.status_code), b"".join(chunks)
+
+
+def is_public_address(address: str) -> bool:
+    """A global unicast address: not loopback, link-local, private (RFC 1918, ULA), shared
+    (100.64/10), multicast, reserved or unspecified; IPv4-mapped IPv6 judged as IPv4."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return bool(ip.is_global) and not ip.is_multicast
+
+
+class PublicOnlyBackend:
+    """An httpcore network backend that resolves the host itself, refuses it unless every
+    address is public, and connects to the first checked address (TLS still verifies the
+    host name: httpcore takes it from the URL, not from this connection)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> Any:
+        import asyncio
+        import socket
+
+        import httpcore
+
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host[:100]!r}") from exc
+        addresses = [str(info[4][0]) for info in infos]
+        if not addresses or not all(is_public_address(a) for a in addresses):
+            raise httpcore.ConnectError(
+                f"fhirServer host {host[:100]!r} resolves to a non-public address; "
+                "name it in the issuer's fhir_servers list to read it"
+            )
+        return await self.inner.connect_tcp(
+            addresses[0],
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+        import httpcore
+
+        raise httpcore.ConnectError("unix sockets are never used for fhirServer")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
+from ldn_derm.web.cds.models import FeedbackItem, FeedbackRequest, HookRequest
 from ldn_derm.web.cds.prefetch import PatientMismatchError, PrefetchMissingError, gather
 from ldn_derm.web.cds.services import services
 from ldn_derm.web.cds.trust import Caller, UntrustedError
 from ldn_derm.web.problems import problem
 
 log = logging.getLogger("ldn_derm.web.cds")
+ModelT = TypeVar("ModelT", bound="BaseModel")
 
 router = APIRouter(tags=["CDS Hooks"])
 
@@ -152,23 +155,24 @@ async def _read_json_object(request: Request) -> dict[str, Any] | Response:
     return body
 
 
-def _check_hook_request(body: dict[str, Any], hook: str) -> str | None:
-    if body.get("hook") != hook:
-        return f"This service answers the '{hook}' hook, not {body.get('hook')!r}."
-    if not isinstance(body.get("hookInstance"), str) or not body["hookInstance"]:
-        return "hookInstance (a UUID string) is required."
-    context = body.get("context")
-    if not isinstance(context, dict):
-        return "context (an object) is required."
-    if hook in {"order-select", "order-sign"}:
-        draft = context.get("draftOrders")
-        if not isinstance(draft, dict) or draft.get("resourceType") != "Bundle":
-            return "context.draftOrders must be a FHIR Bundle for this hook."
-    if "prefetch" in body and not isinstance(body["prefetch"], dict | None):
-        return "prefetch must be an object."
-    server = body.get("fhirServer")
-    if body.get("fhirAuthorization") is not None and not isinstance(server, str):
-        return "fhirServer is required when fhirAuthorization is given."
+def _parse(model: type[ModelT], body: dict[str, Any]) -> ModelT | Response:
+    """The body as `model`, or a 400 problem naming every wrongly-typed field in plain words."""
+    from pydantic import ValidationError
+
+    from ldn_derm.web.cds.models import describe, plain_errors
+
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        errors = plain_errors(exc)
+        return problem(400, detail=describe(errors), errors=errors)
+
+
+def _check_hook_request(request: HookRequest, hook: str) -> str | None:
+    if request.hook != hook:
+        return f"This service answers the '{hook}' hook, not {request.hook[:60]!r}."
+    if hook in {"order-select", "order-sign"} and request.context.draftOrders is None:
+        return "context.draftOrders (a FHIR Bundle of the draft orders) is required for this hook."
     return None
 
 
@@ -203,7 +207,10 @@ async def call_service(service_id: str, request: Request) -> Response:
     body = await _read_json_object(request)
     if isinstance(body, Response):
         return body
-    error = _check_hook_request(body, service.hook)
+    parsed = _parse(HookRequest, body)
+    if isinstance(parsed, Response):
+        return parsed
+    error = _check_hook_request(parsed, service.hook)
     if error:
         return problem(400, detail=error)
 
@@ -213,14 +220,18 @@ async def call_service(service_id: str, request: Request) -> Response:
         return _json({"cards": []})  # e.g. no naltrexone among the draft orders
     settings = request.app.state.settings
     verified = request.app.state.cds_verifier is not None
-    allowed = settings.fhir_servers_for(caller.issuer if caller else None)
+    # without JWT checks (--dev on loopback) only servers some fhir_servers list names
+    allowed = (
+        settings.fhir_servers_for(caller.issuer if caller else None)
+        if verified
+        else settings.listed_fhir_servers
+    )
     try:
         resources = await gather(
             service,
             body,
             settings.fhir_timeout_seconds,
-            # without JWT checks (--dev on loopback) fhirServer may only name this machine
-            loopback_only=not verified,
+            listed_only=not verified,
             allowed_servers=allowed,
             # CDS Hooks: https for production data; an http base must be listed explicitly
             https_only=verified and not allowed,
@@ -264,10 +275,10 @@ async def feedback(service_id: str, request: Request) -> Response:
     body = await _read_json_object(request)
     if isinstance(body, Response):
         return body
-    items = body.get("feedback")
-    error = _check_feedback(items)
-    if error:
-        return problem(400, detail=error)
+    parsed = _parse(FeedbackRequest, body)
+    if isinstance(parsed, Response):
+        return parsed
+    items = [_feedback_row(item) for item in parsed.feedback]
     from starlette.concurrency import run_in_threadpool
 
     from ldn_derm.web.cds.store import save_feedback
@@ -276,48 +287,14 @@ async def feedback(service_id: str, request: Request) -> Response:
         save_feedback,
         request.app.state.engine,
         service_id,
-        items,  # type: ignore[arg-type]
+        items,
         caller.issuer if caller else None,
     )
     return _json({"stored": stored})
 
 
-def _check_feedback(items: Any) -> str | None:
-    from datetime import datetime
-
-    if not isinstance(items, list):
-        return "feedback (an array) is required."
-    for i, item in enumerate(items):
-        where = f"feedback[{i}]"
-        if not isinstance(item, dict):
-            return f"{where} must be an object."
-        if not isinstance(item.get("card"), str) or not item["card"]:
-            return f"{where}.card (the card uuid) is required."
-        if item.get("outcome") not in {"accepted", "overridden"}:
-            return f"{where}.outcome must be 'accepted' or 'overridden'."
-        accepted = item.get("acceptedSuggestions")
-        if item["outcome"] == "accepted" and (not isinstance(accepted, list) or not accepted):
-            return f"{where}.acceptedSuggestions is required for an accepted outcome."
-        if accepted is not None and (
-            not isinstance(accepted, list)
-            or not all(isinstance(s, dict) and isinstance(s.get("id"), str) for s in accepted)
-        ):
-            return f"{where}.acceptedSuggestions must be a list of {{'id': uuid}}."
-        reason = item.get("overrideReason")
-        if reason is not None and not isinstance(reason, dict):
-            return f"{where}.overrideReason must be an object."
-        if isinstance(reason, dict):
-            if reason.get("reason") is not None and not isinstance(reason["reason"], dict):
-                return f"{where}.overrideReason.reason must be a Coding object."
-            comment = reason.get("userComment")
-            if comment is not None and not isinstance(comment, str):
-                return f"{where}.overrideReason.userComment must be a string."
-        stamp = item.get("outcomeTimestamp")
-        try:
-            parsed = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-        except ValueError:
-            return f"{where}.outcomeTimestamp must be an RFC 3339 date-time (2026-11-26T10:05:31Z)."
-        if parsed.tzinfo is None:
-            return f"{where}.outcomeTimestamp needs a time zone (UTC, 'Z')."
-        item["outcomeTimestamp"] = parsed
-    return None
+def _feedback_row(item: FeedbackItem) -> dict[str, Any]:
+    """A checked feedback entry as the store reads it (outcomeTimestamp a UTC datetime)."""
+    row = item.model_dump(exclude_none=True)
+    row["outcomeTimestamp"] = item.timestamp
+    return row

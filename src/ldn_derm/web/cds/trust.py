@@ -30,6 +30,10 @@ log = logging.getLogger("ldn_derm.web.cds.trust")
 
 
 MAX_JWKS_BYTES = 256 * 1024
+# A CDS Hooks JWT is a few hundred bytes (header, iss, aud, exp, iat, jti, maybe tenant); its
+# size is checked before any parsing or signature work, the jti's before the key is looked up.
+MAX_TOKEN_BYTES = 8 * 1024
+MAX_JTI_CHARS = 256
 
 
 class UntrustedError(Exception):
@@ -61,7 +65,7 @@ class JwksStore:
 
     def key_for(self, issuer: str, kid: str) -> jwt.PyJWK:
         if issuer not in self.sources:
-            raise UntrustedError(f"issuer {issuer!r} is not trusted")
+            raise UntrustedError(f"issuer {_shown(issuer)} is not trusted")
         first = self._refreshing.get(issuer)
         if first is not None and issuer not in self._cache:
             first.join(self.timeout + 1)  # the start-up fetch is under way: wait, don't repeat
@@ -74,7 +78,7 @@ class JwksStore:
         try:
             return keyset.keys[kid]
         except KeyError:
-            raise UntrustedError(f"kid {kid!r} not in the JWKS of {issuer!r}") from None
+            raise UntrustedError(f"kid {_shown(kid)} not in the JWKS of {issuer!r}") from None
 
     def _load(self, issuer: str, force: bool) -> _KeySet:
         url, path = self.sources[issuer]
@@ -188,6 +192,11 @@ class ClientVerifier:
     def verify(self, authorization: str | None, audiences: list[str]) -> Caller:
         if not authorization:
             raise UntrustedError("no Authorization header")
+        if len(authorization) > MAX_TOKEN_BYTES:
+            raise UntrustedError(
+                f"Authorization header of {len(authorization):,} bytes "
+                f"(at most {MAX_TOKEN_BYTES:,})"
+            )
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UntrustedError("Authorization is not a Bearer token")
@@ -203,9 +212,14 @@ class ClientVerifier:
             raise UntrustedError("malformed JWT (bad base64url or JSON)") from None
         if not isinstance(header, dict) or not isinstance(claims, dict):
             raise UntrustedError("malformed JWT (header or claims not an object)")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            raise UntrustedError("jti missing")
+        if len(jti) > MAX_JTI_CHARS:
+            raise UntrustedError(f"jti of {len(jti):,} characters (at most {MAX_JTI_CHARS})")
         alg = header.get("alg")
         if alg not in self.algorithms:
-            raise UntrustedError(f"algorithm {alg!r} not accepted")
+            raise UntrustedError(f"algorithm {_shown(alg)} not accepted")
         if str(header.get("typ", "JWT")).upper() != "JWT":
             raise UntrustedError("typ is not JWT")
         if "crit" in header:
@@ -219,12 +233,11 @@ class ClientVerifier:
         if declared is not None and declared != alg:
             raise UntrustedError("the key's declared alg differs from the token's")
         if not _key_fits(alg, key.key):
-            raise UntrustedError(f"the key for kid {kid!r} cannot verify {alg}")
+            raise UntrustedError(f"the key for kid {_shown(kid)} cannot verify {alg}")
         algorithm = _ALGORITHMS[alg]
         if not algorithm.verify(parts[0] + b"." + parts[1], key.key, signature):
             raise UntrustedError("bad signature")
         self._check_claims(claims, audiences)
-        jti = claims["jti"]
         keep_until = int(claims["exp"]) + self.settings.jwt_leeway_seconds
         if not self.replay.first_use(issuer, jti, keep_until):
             raise UntrustedError("jti replayed")
@@ -260,6 +273,12 @@ class ClientVerifier:
 _B64URL = re.compile(rb"[A-Za-z0-9_-]*")
 _ALGORITHMS = jwt.algorithms.get_default_algorithms()
 _CURVES = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
+
+
+def _shown(value: Any) -> str:
+    """A value from the token for the log: repr (no raw newlines), at most 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _b64url(segment: bytes) -> bytes:
