@@ -166,3 +166,19 @@ def test_load_patient_accepts_bom_and_detects_format() -> None:
     assert load_patient(orjson.dumps(bundle()), as_of=AS_OF).id == "p1"
     yaml_profile = b"id: y\nsex: male\nage: 40\nconditions: [psoriasis]\n"
     assert load_patient(yaml_profile, as_of=AS_OF, name="p.yaml").age == 40
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        ([{"use": "official", "given": ["Ann", "B."], "family": "Lee"}], "Ann B. Lee"),
+        ([{"use": "nickname", "text": "Annie"}, {"use": "official", "text": "Ann Lee"}], "Ann Lee"),
+        ([{"given": [3], "family": None}], None),
+        ("not a list", None),
+        (None, None),
+    ],
+)
+def test_display_name_is_read_for_the_banner_only(names: object, expected: str | None) -> None:
+    from ldn_derm.patient.fhir import display_name
+
+    assert display_name({"resourceType": "Patient", "id": "p", "name": names}) == expected

@@ -59,3 +59,18 @@ def test_liquid_handout_shows_volumes() -> None:
 def test_bad_paper_size(rx: Prescription) -> None:
     with pytest.raises(InputError, match="a4' or 'letter"):
         handout_context(rx, paper="legal")
+
+
+def test_the_prescription_pdf_names_the_overrides_and_the_monitoring_plan() -> None:
+    from ldn_derm.regimen.pipeline import PrescriptionRequest, prescribe
+    from ldn_derm.reports.prescription import render_prescription_html, render_prescription_pdf
+
+    reason = "partial response at 4.5 mg for six months; agreed with the patient"
+    rx = prescribe(
+        PrescriptionRequest("psoriasis", target_mg=6, overrides={"above-low-dose": reason})
+    )
+    html = render_prescription_html(rx)
+    assert reason in html and "Monitoring plan" in html and "Thyroid" in html
+    assert "No patient record was checked" in html
+    assert html.count("<li>") > 5  # the references are listed
+    assert render_prescription_pdf(rx, paper="letter").startswith(b"%PDF-")

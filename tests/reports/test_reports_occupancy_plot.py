@@ -38,3 +38,24 @@ def test_nights_follow_the_clock(results: list[SimulationResult]) -> None:
 def test_bad_suffix(results: list[SimulationResult], tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"\.png or \.svg"):
         plot_occupancy(results, tmp_path / "fig.jpg")
+
+
+def test_compact_layout_for_phones(results: list[SimulationResult], tmp_path: Path) -> None:
+    """The phone layout is a portrait figure (shown about 360 px wide, its text stays about
+    9 px or more); both layouts keep the legend off the axes."""
+    import re
+
+    compact = plot_occupancy(results, tmp_path / "c.svg", layout="compact").read_text()
+    wide = plot_occupancy(results, tmp_path / "w.svg").read_text()
+
+    def size(svg: str) -> tuple[float, float]:
+        found = re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+        assert found is not None
+        return float(found.group(1)), float(found.group(2))
+
+    cw, ch = size(compact)
+    ww, wh = size(wide)
+    assert ch > cw and ww > wh
+    assert cw <= 360  # 8.5 pt text at least 8.5 px high when shown 360 px wide
+    with pytest.raises(InputError, match="layout"):
+        plot_occupancy(results, tmp_path / "x.svg", layout="poster")

@@ -58,11 +58,16 @@ def test_unknown_condition_is_404(dev_client: TestClient) -> None:
 
 def test_prescribe_page_htmx_preview_and_downloads(dev_client: TestClient) -> None:
     form = {k: str(v) for k, v in TITRATION.items()} | {"preset": "", "days": "90"}
-    fragment = dev_client.post("/ui/prescribe", data=form, headers={"HX-Request": "true"})
-    assert fragment.status_code == 200
-    assert "<html" not in fragment.text and 'id="schedule"' in fragment.text
-    full = dev_client.post("/ui/prescribe", data=form)  # no JavaScript: the whole page
-    assert "<html" in full.text and 'id="schedule"' in full.text
+    # htmx and the no-JavaScript post get the same answer page (htmx swaps its #content)
+    for headers in ({"HX-Request": "true"}, {}):
+        page = dev_client.post("/ui/prescribe", data=form, headers=headers)
+        assert page.status_code == 200
+        assert 'id="schedule"' in page.text and 'id="verdict"' in page.text
+        assert page.text.index('id="verdict"') < page.text.index('id="prescribe-form"')
+        assert 'id="monitoring"' in page.text  # the monitoring plan, cited, on the page
+    rx_pdf = dev_client.post("/ui/prescribe/prescription.pdf", data=form)
+    assert rx_pdf.content.startswith(b"%PDF-")
+    assert "ldn-prescription.pdf" in rx_pdf.headers["content-disposition"]
     pdf = dev_client.post("/ui/prescribe/handout.pdf", data=form)
     assert pdf.content.startswith(b"%PDF-")
     resource = dev_client.post("/ui/prescribe/medication-request.json", data=form).json()
@@ -71,6 +76,8 @@ def test_prescribe_page_htmx_preview_and_downloads(dev_client: TestClient) -> No
         "/ui/prescribe", data={**form, "target_mg": "45"}, headers={"HX-Request": "true"}
     )
     assert bad.status_code == 422 and 'role="alert"' in bad.text
+    assert "misplaced decimal point" in bad.text  # the core's message, shown
+    assert bad.text.index('id="problem"') < bad.text.index('id="prescribe-form"')
 
 
 def test_prescribing_for_an_opioid_user_is_blocked_without_a_reason(

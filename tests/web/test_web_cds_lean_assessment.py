@@ -12,8 +12,9 @@ from web_helpers import SYNTHEA, hook_request, naltrexone_order, prefetch_from_b
 from ldn_derm.assess import assess
 from ldn_derm.knowledge import get_knowledge
 from ldn_derm.patient import profile_from_bundle
-from ldn_derm.web import domain, views
+from ldn_derm.web import views
 from ldn_derm.web.cds import cards
+from ldn_derm.web.cds import findings as domain
 from ldn_derm.web.cds.prefetch import resources_in
 from ldn_derm.web.settings import Settings
 

@@ -644,3 +644,18 @@ def test_next_links_never_leave_the_checked_base(
     )
     assert got["patient"]
     assert hits and all(h.startswith("/fhir/") for h in hits), hits  # /admin never asked
+
+
+def test_an_oversized_upload_from_a_browser_gets_the_error_page(
+    small_limit_client: TestClient,
+) -> None:
+    """htmx swaps 4xx answers (base.html's responseHandling), so a 413 must be a page with
+    the error region, not JSON; API clients keep problem+json."""
+    body, ctype = _multipart(10_000)
+    for headers in ({"HX-Request": "true"}, {"Accept": "text/html"}):
+        r = small_limit_client.post(
+            "/ui/assess/upload", content=body, headers={"content-type": ctype, **headers}
+        )
+        assert r.status_code == 413
+        assert r.headers["content-type"].startswith("text/html")
+        assert 'id="problem"' in r.text and "4,096 bytes" in r.text

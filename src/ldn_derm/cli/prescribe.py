@@ -125,15 +125,16 @@ def _build(
     storage: StorageChoice | None = None,
 ) -> Prescription:
     from ldn_derm.knowledge import get_knowledge
-    from ldn_derm.regimen import build_prescription, build_regimen
-    from ldn_derm.regimen.overrides import OverrideOption, parse_override
+    from ldn_derm.regimen.overrides import parse_override
+    from ldn_derm.regimen.pipeline import PrescriptionRequest, prescribe
 
     start = _start_date(start_date)
     if form is FormChoice.capsule and (concentration or syringe_ml or storage):
         raise InputError("--concentration, --syringe-ml and --storage apply only to --form liquid")
     parsed = [parse_override(text, get_knowledge()) for text in overrides or ()]
     ctx = _patient(patient, start)
-    regimen = build_regimen(
+    request = PrescriptionRequest(
+        condition=condition,
         target_mg=_mg(target_mg),
         start_mg=_mg(start_mg),
         step_mg=_mg(step_mg),
@@ -141,26 +142,20 @@ def _build(
         days=days,
         time=time.value if time else None,
         preset=preset,
-        start_date=start,
-        allow_standard_dose=allow_standard_dose,
-        allow_above_low_dose=any(o.option is OverrideOption.ABOVE_LOW_DOSE for o in parsed),
-    )
-    return build_prescription(
-        condition,
-        regimen,
-        form.value,
+        form=form.value,
         salt=salt.value,
-        filler=filler,
         concentration=concentration,
         syringe_graduation_ml=f"{syringe_ml} mL"
         if syringe_ml and _is_number(syringe_ml)
         else syringe_ml,
+        filler=filler,
         storage=storage.value if storage else None,
-        authored_on=start,
-        patient=ctx,
+        start_date=start,
+        allow_standard_dose=allow_standard_dose,
         override_reason=override_reason,
         overrides=parsed,
     )
+    return prescribe(request, ctx)
 
 
 def _is_number(text: str) -> bool:

@@ -35,6 +35,7 @@ def serve(
 
     # Workers are separate processes that build their own app from the environment.
     os.environ["LDN_HOST"] = host
+    os.environ["LDN_PORT"] = str(port)  # public_base_url follows it unless configured
     os.environ["LDN_DEV"] = "1" if dev else "0"
     if config is not None:
         if not config.is_file():
@@ -43,6 +44,7 @@ def serve(
     settings = load_settings()  # fail here, in one line, rather than in every worker
     shown = f"[{host}]" if ":" in host else host
     err_console.print(f"ldn-derm serving on http://{shown}:{port}/", highlight=False)
+    err_console.print(f"public base URL (card links, JWT audience): {settings.public_base_url}")
     if dev and is_loopback(host):
         err_console.print("dev mode: CDS Hooks JWT verification is off (loopback only)")
     elif not settings.trusted_issuers:

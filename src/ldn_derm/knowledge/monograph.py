@@ -87,3 +87,52 @@ def monograph_sections(kb: KnowledgeBase) -> list[MonographSection]:
         )
     rank = {sid: i for i, (sid, _) in enumerate(SECTION_ORDER)}
     return sorted(sections.values(), key=lambda s: rank.get(s.id, len(rank)))
+
+
+# The article's questions ("The Lowdown on Low-Dose Naltrexone", Cutis: what it is, how it
+# works, when to use it, how to prescribe, how to monitor and side effects, and how it compares)
+# and the monograph sections that answer each. Every section's statements carry their own refs.
+QUESTIONS = [
+    ("what", "What is low-dose naltrexone?", ("use", "how-supplied")),
+    ("how-it-works", "How does it work?", ("mechanism", "pharmacokinetics")),
+    ("when", "When should it be used?", ()),  # the evidence by condition answers it
+    ("prescribe", "How is it prescribed?", ("dosing", "counselling", "cost")),
+    (
+        "safety",
+        "What are its side effects, and how is it monitored?",
+        (
+            "adverse-effects",
+            "monitoring",
+            "contraindications",
+            "warnings",
+            "interactions",
+            "pregnancy-lactation",
+        ),
+    ),
+    ("compare", "How does it compare with other systemic treatments?", ()),
+]
+
+
+@dataclass
+class MonographQuestion:
+    id: str
+    question: str
+    sections: list[MonographSection]
+
+
+def monograph_questions(kb: KnowledgeBase) -> list[MonographQuestion]:
+    """The monograph's sections grouped under the article's questions, each section once.
+
+    "When" is answered by the evidence by condition and "compare" by the comparison table
+    (comparators.yaml); their section lists are empty here.
+    """
+    by_id = {s.id: s for s in monograph_sections(kb)}
+    out = [
+        MonographQuestion(qid, text, [by_id[s] for s in ids if s in by_id])
+        for qid, text, ids in QUESTIONS
+    ]
+    placed = {s for _, _, ids in QUESTIONS for s in ids}
+    rest = [s for sid, s in by_id.items() if sid not in placed]
+    if rest:  # a section added to drug.yaml later is still shown, under "what"
+        out[0].sections.extend(rest)
+    return out

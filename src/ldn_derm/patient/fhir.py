@@ -299,6 +299,26 @@ def _choose_patient(
     return resource, keys, ref
 
 
+def display_name(patient: Resource) -> str | None:
+    """The patient's name for display: the official name first, `text` or given + family."""
+    raw = patient.get("name")
+    names = [n for n in raw if isinstance(n, dict)] if isinstance(raw, list) else []
+    names.sort(key=lambda n: n.get("use") != "official")
+    for n in names:
+        text = n.get("text")
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+        given_raw = n.get("given")
+        given_list = given_raw if isinstance(given_raw, list) else []
+        given = " ".join(g for g in given_list if isinstance(g, str))
+        family_raw = n.get("family")
+        family = family_raw if isinstance(family_raw, str) else ""
+        full = f"{given} {family}".strip()
+        if full:
+            return full
+    return None
+
+
 def _patient_facts(patient: Resource, ref: str, as_of: date, source: str) -> PatientProfile:
     gender = _str(patient, "gender", ref)
     sex = {
@@ -327,6 +347,7 @@ def _patient_facts(patient: Resource, ref: str, as_of: date, source: str) -> Pat
         age=age_on(birth, alive_on) if birth else None,
         deceased=deceased if deceased is not None and deceased <= as_of else None,
         patient_ref=ref,
+        name=display_name(patient),
     )
     if birth is None:
         profile.not_assessed.append(

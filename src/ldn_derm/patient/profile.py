@@ -120,6 +120,7 @@ class PatientProfile:
     deceased: date | None = None
     deceased_undated: bool = False  # Patient.deceasedBoolean true, no date of death
     patient_ref: str | None = None
+    name: str | None = None  # for display only (banner); never used by a rule
     pregnancy: PregnancyStatus = PregnancyStatus.UNKNOWN
     pregnancy_refs: tuple[str, ...] = ()
     lactating: bool | None = None

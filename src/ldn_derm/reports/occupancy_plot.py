@@ -6,6 +6,7 @@ cheap and the CLI stays fast when no figure is asked for.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,19 @@ if TYPE_CHECKING:
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#E69F00", "#000000")
 NIGHT = (22, 6)  # shaded from 22:00 to 06:00
+
+
+# figure size, panel ratios (plot : legend and note), font sizes (pt) and wrapping per layout
+LAYOUTS: dict[str, dict[str, Any]] = {
+    "wide": {
+        "figsize": (11, 8.2), "ratios": (4.6, 1.0), "title": 13, "label": 10, "tick": 9,
+        "legend": 9, "small": 8, "ncol": 3, "wrap_title": 90, "wrap_note": 170,
+    },
+    "compact": {
+        "figsize": (4.8, 9.0), "ratios": (2.3, 1.7), "title": 11, "label": 10, "tick": 9.5,
+        "legend": 9, "small": 8.5, "ncol": 1, "wrap_title": 40, "wrap_note": 62,
+    },
+}  # fmt: skip
 
 
 def _nights(result: SimulationResult, horizon: float) -> list[tuple[float, float]]:
@@ -37,7 +51,12 @@ def _nights(result: SimulationResult, horizon: float) -> list[tuple[float, float
 
 
 def _measured_overlay(
-    ax: Any, kb: KnowledgeBase, colours: dict[float, str], horizon: float, show_half_time: bool
+    ax: Any,
+    kb: KnowledgeBase,
+    colours: dict[float, str],
+    horizon: float,
+    show_half_time: bool,
+    fontsize: float = 8,
 ) -> None:
     points = [p for p in kb.pkpd.calibration if p.kind == "occupancy" and p.window_h]
     first = True
@@ -70,7 +89,7 @@ def _measured_overlay(
         ax.annotate(
             f"{p.dose_mg:g} mg",
             xy=(8.4, top),
-            fontsize=8,
+            fontsize=fontsize,
             color="#333333",
             va="center",
             zorder=6,
@@ -84,7 +103,7 @@ def _measured_overlay(
         ax.annotate(
             f"{half.dose_mg:g} mg: blockade halves\nat {half.low:g}–{half.high:g} h (Lee 1988)",
             xy=(half.low, 0.52),
-            fontsize=8,
+            fontsize=fontsize,
             ha="right" if half.low > horizon * 0.7 else "left",
             color="#333333",
         )
@@ -96,8 +115,17 @@ def plot_occupancy(
     *,
     kb: KnowledgeBase | None = None,
     title: str | None = None,
+    layout: str = "wide",
 ) -> Path:
-    """Draw median occupancy with 5th-95th percentile bands for each result; write png/svg."""
+    """Draw median occupancy with 5th-95th percentile bands for each result; write png/svg.
+
+    `layout` "wide" (11 x 8.2 in) suits a page or a screen; "compact" (4.8 x 9 in) suits a
+    phone, where it is shown about 360 px wide: its text is then at least about 9 px high.
+    The legend and the footnote sit below the axes, so they never cover a curve.
+    """
+    if layout not in LAYOUTS:
+        raise InputError(f"plot layout '{layout}' is not one of: {', '.join(LAYOUTS)}")
+    look = LAYOUTS[layout]
     if not results:
         raise InputError("nothing to plot")
     suffix = path.suffix.lower()
@@ -114,7 +142,14 @@ def plot_occupancy(
 
         kb = get_knowledge()
     horizon = float(max(r.times_h[-1] for r in results))
-    fig, ax = plt.subplots(figsize=(11, 6.2), dpi=150)
+    fig, (ax, below) = plt.subplots(
+        2,
+        1,
+        figsize=look["figsize"],
+        dpi=150,
+        gridspec_kw={"height_ratios": look["ratios"]},
+    )
+    below.axis("off")
     for a, b in _nights(results[0], horizon):
         ax.axvspan(a, b, color="#1f2a44", alpha=0.08, lw=0)
     if _nights(results[0], horizon):
@@ -146,14 +181,15 @@ def plot_occupancy(
             missed, [0.015] * len(missed), "x", color="#B00020", ms=8, mew=2, label="missed dose"
         )
     single_50 = any(r.schedule.doses_mg == (50.0,) for r in results)
-    _measured_overlay(ax, kb, colours, horizon, show_half_time=single_50)
+    _measured_overlay(ax, kb, colours, horizon, show_half_time=single_50, fontsize=look["small"])
 
     ax.set_xlim(0, horizon)
     ax.set_ylim(0, 1.0)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.xaxis.set_major_locator(MultipleLocator(12 if horizon <= 96 else 24))
-    ax.set_xlabel("hours after the first dose")
-    ax.set_ylabel("µ-opioid receptor occupancy")
+    ax.set_xlabel("hours after the first dose", fontsize=look["label"])
+    ax.set_ylabel("µ-opioid receptor occupancy", fontsize=look["label"])
+    ax.tick_params(labelsize=look["tick"])
     ax.grid(True, color="#dddddd", lw=0.6)
     ax.set_axisbelow(True)
     clock = results[0].schedule.clock
@@ -161,29 +197,45 @@ def plot_occupancy(
         top = ax.secondary_xaxis("top")
         top.set_xticks(ax.get_xticks())
         top.set_xticklabels(
-            [results[0].schedule.clock_at(float(t)) or "" for t in ax.get_xticks()], fontsize=8
+            [results[0].schedule.clock_at(float(t)) or "" for t in ax.get_xticks()],
+            fontsize=look["tick"],
         )
-        top.set_xlabel(f"clock time (first dose {clock.strftime('%H:%M')})", fontsize=9)
+        top.set_xlabel(f"clock time (first dose {clock.strftime('%H:%M')})", fontsize=look["label"])
+    default_title = "Oral naltrexone: predicted µ-opioid receptor occupancy"
     ax.set_title(
-        title or "Oral naltrexone: predicted µ-opioid receptor occupancy",
+        textwrap.fill(title or default_title, look["wrap_title"]),
         loc="left",
-        fontsize=13,
+        fontsize=look["title"],
         fontweight="bold",
         pad=28 if clock is not None else 12,
     )
     n = results[0].subjects
-    fig.text(
-        0.01,
-        0.01,
+    note = (
         f"Lines and bands are model predictions ({n:,} virtual subjects); diamonds are "
-        "measurements. No occupancy has been measured below 2 mg or after repeated low doses.\n"
+        "measurements. No occupancy has been measured below 2 mg or after repeated low doses. "
         "Solid: default model (slow brain retention, calibrated to the 50 mg tail). Dashed: "
-        "plasma-driven model, the short-duration bound. Doses: mg naltrexone HCl by mouth.",
-        fontsize=8,
-        color="#444444",
+        "plasma-driven model, the short-duration bound. Doses: mg naltrexone HCl by mouth."
     )
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.92, ncol=2)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    handles, labels = ax.get_legend_handles_labels()
+    below.legend(
+        handles,
+        labels,
+        loc="upper left",
+        fontsize=look["legend"],
+        ncol=look["ncol"],
+        frameon=False,
+        borderaxespad=0.0,
+    )
+    below.text(
+        0.0,
+        0.0,
+        textwrap.fill(note, look["wrap_note"]),
+        fontsize=look["small"],
+        color="#444444",
+        va="bottom",
+        transform=below.transAxes,
+    )
+    fig.tight_layout()
     _save(fig, path, suffix.lstrip("."))
     plt.close(fig)
     return path

@@ -17,15 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, Response
 
 from ldn_derm import __version__
-from ldn_derm.errors import (
-    BlockedError,
-    InputError,
-    KnowledgeError,
-    LdnError,
-    UnknownConditionError,
-)
+from ldn_derm.errors import LdnError
 from ldn_derm.web.app_paths import STATIC_DIR
-from ldn_derm.web.problems import problem, slug_for_status
+from ldn_derm.web.problems import clinician_message, problem, slug_for_status
 from ldn_derm.web.settings import Settings, load_settings
 
 log = logging.getLogger("ldn_derm.web")
@@ -181,51 +175,61 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         timeout_s=settings.body_timeout_seconds,
+        html_page=_error_page,
     )
     app.add_middleware(HeaderSizeLimit)  # outermost of ours: before anything reads a header
 
 
+def _error_page(status: int, slug: str, detail: str) -> bytes:
+    """A page with the problem details in its error region (browsers get pages, not JSON)."""
+    from ldn_derm.web.pages.common import render_page
+    from ldn_derm.web.problems import problem_dict
+
+    return render_page("error.html", problem=problem_dict(status, slug, detail)).encode()
+
+
 def _install_error_handlers(app: FastAPI) -> None:
-    from ldn_derm.web.domain import NotAvailableError
+    from ldn_derm.web.problems import problem_for_error
 
     @app.exception_handler(LdnError)
     async def ldn_error(_request: Request, exc: LdnError) -> Response:
-        if isinstance(exc, NotAvailableError):
-            return problem(503, "not-available", str(exc))
-        if isinstance(exc, UnknownConditionError):
-            return problem(404, "unknown-condition", str(exc))
-        if isinstance(exc, BlockedError):
-            return problem(422, "blocked", str(exc))
-        if isinstance(exc, InputError):
-            return problem(422, "invalid-input", str(exc))
-        if isinstance(exc, KnowledgeError):
+        status, slug, detail = problem_for_error(exc)
+        if slug == "knowledge-error":
             # the message names data files (and may hold OS paths): for the log, not the client
             log.error("knowledge base error: %s", exc)
-            return problem(
-                500,
-                "knowledge-error",
-                "The server's knowledge base could not be used; the problem has been logged.",
-            )
-        return problem(422, "invalid-input", str(exc))
+        return problem(status, slug, detail)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {
                 "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
-                "message": err.get("msg", ""),
+                "message": clinician_message(dict(err)),
             }
             for err in exc.errors()
         ]
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
-        detail = f"{first['field'] or 'request'}: {first['message']}"
+        detail = str(first["message"])
         if len(errors) > 1:
             detail += f" (and {len(errors) - 1} more)"
         return problem(422, "validation-error", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        from ldn_derm.web.pages.common import wants_html
+
         detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code in {404, 405} and wants_html(request):
+            slug = slug_for_status(exc.status_code)
+            text = (
+                f"There is no page at {request.url.path}. It may have moved, or the link "
+                "may be mistyped."
+                if exc.status_code == 404
+                else "This address does not accept that kind of request."
+            )
+            return HTMLResponse(
+                _error_page(exc.status_code, slug, text), status_code=exc.status_code
+            )
         return problem(
             exc.status_code,
             slug_for_status(exc.status_code),

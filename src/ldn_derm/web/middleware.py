@@ -37,10 +37,17 @@ class BodySizeLimit:
     gets the 413 (or 408), with `Connection: close`, and the route's own answer is dropped.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout_s: float | None = None,
+        html_page: Callable[[int, str, str], bytes] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
+        self.html_page = html_page  # (status, slug, detail) -> a page, for browsers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,8 +116,28 @@ class BodySizeLimit:
             413: f"The request body is larger than the {self.max_bytes:,} bytes this server "
             "accepts.",
         }[status]
+        if self.html_page is not None and _wants_html(scope):
+            from starlette.responses import HTMLResponse
+
+            slug = {400: "invalid-input", 408: "request-timeout", 413: "payload-too-large"}[status]
+            page = HTMLResponse(
+                self.html_page(status, slug, detail),
+                status_code=status,
+                headers={"Connection": "close"},
+            )
+            await page(scope, receive, send)
+            return
         response = problem(status, detail=detail, headers={"Connection": "close"})
         await response(scope, receive, send)
+
+
+def _wants_html(scope: Scope) -> bool:
+    """A browser's form post (a page or htmx), not an API or CDS client."""
+    path: str = scope.get("path", "")
+    if path.startswith(("/api/", "/cds-services")):
+        return False
+    headers = dict(scope.get("headers", ()))
+    return headers.get(b"hx-request") == b"true" or b"text/html" in headers.get(b"accept", b"")
 
 
 MAX_HEADER_BYTES = 64 * 1024  # all request headers together (names and values)

@@ -23,6 +23,8 @@ def default_data_dir() -> Path:
 class Settings:
     database_url: str = ""  # empty -> sqlite file in data_dir
     data_dir: Path = field(default_factory=default_data_dir)
+    # the URL EHRs and browsers use; when not configured, load_settings derives it from the
+    # host and port being served (`ldn serve --host --port`), so card links follow the port
     public_base_url: str = "http://127.0.0.1:8000"
     dev: bool = False
     secret_key: str = ""  # signs session cookies; generated into data_dir when empty
@@ -37,6 +39,7 @@ class Settings:
     # where the server listens (set by `ldn serve`); JWT checks are only skipped for --dev on
     # a loopback address, so a dev server reachable from the network still verifies callers
     host: str = "127.0.0.1"
+    port: int = 8000  # the port `ldn serve` listens on (LDN_PORT)
     jwt_algorithms: tuple[str, ...] = ("ES384", "RS384")  # asymmetric only, never none/HS*
     jwt_max_lifetime_seconds: int = 3600  # tokens valid longer than this are refused
     jwt_leeway_seconds: int = 60  # clock skew allowed on exp/iat
@@ -131,6 +134,7 @@ _ENV = {
     "max_body_bytes": "LDN_MAX_BODY_BYTES",
     "dev": "LDN_DEV",
     "host": "LDN_HOST",
+    "port": "LDN_PORT",
     "jwt_algorithms": "LDN_JWT_ALGORITHMS",
     "jwt_max_lifetime_seconds": "LDN_JWT_MAX_LIFETIME_SECONDS",
     "jwt_leeway_seconds": "LDN_JWT_LEEWAY_SECONDS",
@@ -271,9 +275,24 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
     for key, raw in overrides.items():
         if raw is not None:
             values[key] = raw
+    if "public_base_url" not in values:
+        values["public_base_url"] = served_base_url(
+            str(values.get("host", Settings.host)), int(str(values.get("port", Settings.port)))
+        )
     settings = replace(Settings(), **values)  # type: ignore[arg-type]
     _check(settings)
     return settings
+
+
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The base URL of a server listening on `host`:`port`, as this machine reaches it (a
+    wildcard address is reached on the loopback address). Set public_base_url for others."""
+    name = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    shown = f"[{name}]" if ":" in name else name
+    return f"http://{shown}:{port}"
 
 
 def _check(settings: Settings) -> None:

@@ -8,6 +8,17 @@ from typing import Any
 from ldn_derm.knowledge import KnowledgeBase, get_knowledge
 from ldn_derm.knowledge.models import EvidenceEntry, Reference
 
+# how the knowledge base's `certainty` field says a fact was read: its provenance, not a
+# certainty of evidence in the GRADE sense (shown as "source read")
+PROVENANCE = {
+    "seen-article": "article",
+    "seen-abstract": "abstract",
+    "seen-label": "drug label",
+    "secondary": "secondary source",
+    "recalled": "recalled, unverified",
+    "derived": "derived (calculation)",
+}
+
 
 def reference_text(ref: Reference) -> str:
     """Vancouver-like one-line citation; the link is shown beside it, so no PMID or DOI."""
@@ -22,6 +33,7 @@ def reference_dict(ref: Reference) -> dict[str, Any]:
     data = ref.model_dump(mode="json")
     data["text"] = reference_text(ref)
     data["link"] = reference_link(ref)
+    data["provenance"] = PROVENANCE.get(ref.certainty.value, ref.certainty.value)
     return data
 
 

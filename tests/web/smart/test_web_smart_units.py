@@ -124,7 +124,7 @@ def test_settings_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         (
             {"id": "p3", "deceasedBoolean": True},
             {"name": "Name not recorded", "birth": "birth date not recorded",
-             "sex": "sex not recorded", "deceased": "Deceased"},
+             "sex": "sex not recorded", "deceased": "Deceased (date not recorded)"},
         ),
     ],
 )  # fmt: skip

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from ldn_derm import __version__
 from ldn_derm.knowledge import get_knowledge
-from ldn_derm.web import domain, views
+from ldn_derm.web import actions, presenters, views
 from ldn_derm.web.api.schemas import (
     AssessIn,
     ConditionOut,
@@ -165,7 +165,9 @@ def drug() -> Response:
     summary="Assess a patient (FHIR Bundle or short form): candidacy, findings, comparators",
 )
 def assess(body: AssessIn) -> Response:
-    return ORJSONResponse(domain.assess(body.bundle, body.profile, body.as_of))
+    return ORJSONResponse(
+        presenters.assessment_dict(actions.assess_api(body.bundle, body.profile, body.as_of))
+    )
 
 
 @router.post(
@@ -175,7 +177,7 @@ def assess(body: AssessIn) -> Response:
     summary="Build an LDN regimen and prescription (with the FHIR MedicationRequest)",
 )
 def prescribe(body: PrescribeIn) -> Response:
-    return ORJSONResponse(domain.prescribe(body))
+    return ORJSONResponse(presenters.prescription_dict(actions.prescribe(body)))
 
 
 @router.post(
@@ -185,7 +187,7 @@ def prescribe(body: PrescribeIn) -> Response:
     summary="The prescription as a FHIR R4 MedicationRequest (download)",
 )
 def medication_request(body: PrescribeIn) -> Response:
-    return medication_request_download(domain.prescribe(body)["medication_request"])
+    return medication_request_download(actions.prescribe(body).medication_request)
 
 
 @router.post(
@@ -195,7 +197,7 @@ def medication_request(body: PrescribeIn) -> Response:
     summary="The patient handout as PDF",
 )
 def handout_pdf(body: PrescribeIn) -> Response:
-    return handout_download(domain.handout_pdf(body))
+    return handout_download(actions.handout_pdf(actions.prescribe(body), body.paper))
 
 
 @router.post(
@@ -205,7 +207,7 @@ def handout_pdf(body: PrescribeIn) -> Response:
     summary="Mechanism simulator: receptor occupancy over time for the chosen doses",
 )
 def simulate(body: SimulateIn) -> Response:
-    return ORJSONResponse(domain.simulate(body))
+    return ORJSONResponse(presenters.simulation_dict(body))
 
 
 @router.post(
@@ -215,4 +217,4 @@ def simulate(body: SimulateIn) -> Response:
     summary="The occupancy plot (SVG) with its bands",
 )
 def simulate_plot(body: SimulateIn) -> Response:
-    return Response(domain.simulate_plot_svg(body), media_type="image/svg+xml")
+    return Response(presenters.plot_svg(presenters.simulations(body)), media_type="image/svg+xml")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ldn_derm.patient.manual import ProfileDocument
+
+if TYPE_CHECKING:
+    from ldn_derm.regimen.pipeline import PrescriptionRequest
 
 
 class Model(BaseModel):
@@ -136,6 +139,31 @@ class PrescribeIn(Model):
     bundle: dict[str, Any] | None = Field(
         default=None, description="The patient's FHIR R4 Bundle (checked for contraindications)"
     )
+
+    def to_request(self) -> PrescriptionRequest:
+        """The core pipeline's request (regimen.pipeline), as the CLI builds it."""
+        from ldn_derm.regimen.pipeline import PrescriptionRequest
+
+        concentration = (
+            str(self.concentration_mg_per_ml)
+            if self.concentration_mg_per_ml is not None and self.form == "liquid"
+            else None
+        )
+        return PrescriptionRequest(
+            condition=self.condition,
+            target_mg=self.target_mg,
+            start_mg=self.start_mg,
+            step_mg=self.step_mg,
+            interval_days=self.interval_days,
+            days=self.days,
+            time=self.time,
+            preset=self.preset,
+            form=self.form,
+            salt=self.salt,
+            concentration=concentration,
+            override_reason=self.override_reason,
+            overrides={str(k): v for k, v in self.overrides.items()},
+        )
 
 
 # ---------------------------------------------------------------- simulation

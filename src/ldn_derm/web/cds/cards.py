@@ -1,7 +1,7 @@
 """Turn the core's findings into CDS Hooks cards (a card is a rendering of a finding).
 
 The rules live in the core (ldn_derm.assess, and ldn_derm.regimen.orders for which draft
-orders are LDN orders and what they give, reached through ldn_derm.web.domain); this module only
+orders are LDN orders and what they give, rendered from ldn_derm.web.cds.findings); this module only
 decides how a finding looks as a card: summary under 140 characters, Markdown detail with
 citations, the source reference, override reasons, and uuids on cards and suggestions so that
 feedback can refer to them.
@@ -15,7 +15,8 @@ from functools import lru_cache
 from typing import Any
 
 from ldn_derm.knowledge import get_knowledge
-from ldn_derm.web import domain, views
+from ldn_derm.web import views
+from ldn_derm.web.cds import findings as cds_findings
 from ldn_derm.web.cds.services import ServiceDef
 from ldn_derm.web.settings import Settings
 
@@ -75,11 +76,11 @@ def advise(
 ) -> dict[str, Any]:
     records = [r for key in resources for r in resources[key]]
     if service.hook == "patient-view":
-        findings = domain.cds_patient_view_findings(records)
+        findings = cds_findings.cds_patient_view_findings(records)
     else:
         context = body.get("context")
         patient_id = context.get("patientId") if isinstance(context, dict) else None
-        findings = domain.cds_order_findings(
+        findings = cds_findings.cds_order_findings(
             records,
             _draft_bundle(body),
             patient_id if isinstance(patient_id, str) and patient_id else None,

@@ -322,7 +322,7 @@ async def _record(settings: Settings, launch: dict[str, Any]) -> Any:
 def _assessment(record: Any) -> dict[str, Any]:
     from ldn_derm.assess import assess as run
     from ldn_derm.patient import profile_from_resources
-    from ldn_derm.web import domain
+    from ldn_derm.web import presenters
 
     profile = profile_from_resources(
         record.resources,
@@ -330,7 +330,7 @@ def _assessment(record: Any) -> dict[str, Any]:
         patient_id=str(record.patient.get("id")),
         source="smart-launch",
     )
-    return domain.assessment_view(domain.assessment_dict(run(profile)))
+    return presenters.assessment_view(presenters.assessment_dict(run(profile)), profile)
 
 
 def _context(launch_id: str, launch: dict[str, Any], record: Any) -> dict[str, Any]:
@@ -429,7 +429,7 @@ async def _prescription(
 ) -> tuple[dict[str, Any], Any, dict[str, Any], dict[str, Any] | None, str | None]:
     """(launch, record, form values, prescription or None, error or None) from the posted form
     with the launched patient's record attached (the same block-or-override as elsewhere)."""
-    from ldn_derm.web import domain
+    from ldn_derm.web import actions, presenters
     from ldn_derm.web.pages import _prescribe_input
 
     settings = _settings(request)
@@ -439,7 +439,8 @@ async def _prescription(
     result = None
     if body is not None:
         try:
-            result = domain.prescribe(body.model_copy(update={"bundle": _bundle(record)}))
+            rx = actions.prescribe(body.model_copy(update={"bundle": _bundle(record)}))
+            result = presenters.prescription_dict(rx)
         except LdnError as exc:
             error = str(exc)
     return launch, record, values, result, error

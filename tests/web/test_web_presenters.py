@@ -1,9 +1,9 @@
-"""Page view models built in ldn_derm.web.domain."""
+"""Page view models (ldn_derm.web.presenters) and CDS findings (ldn_derm.web.cds.findings)."""
 
 from __future__ import annotations
 
 from ldn_derm.web.api.schemas import SimulateIn
-from ldn_derm.web.domain import simulation_view
+from ldn_derm.web.presenters import simulation_view
 
 
 def test_simulation_notes_say_what_was_measured_in_plain_words() -> None:
@@ -59,14 +59,14 @@ NALTREXONE_50 = {
 
 
 def test_a_50_mg_order_for_a_condition_studied_only_at_50_mg_gets_no_ldn_cards() -> None:
-    from ldn_derm.web.domain import cds_order_findings
+    from ldn_derm.web.cds.findings import cds_order_findings
 
     assert cds_order_findings(_record("Prurigo nodularis"), _draft(NALTREXONE_50)) == []
 
 
 def test_the_dose_warning_cites_the_standard_dose_and_shows_the_plans_assumptions() -> None:
     from ldn_derm.knowledge import get_knowledge
-    from ldn_derm.web.domain import cds_order_findings
+    from ldn_derm.web.cds.findings import cds_order_findings
 
     kb = get_knowledge()
     findings = cds_order_findings(_record("Hailey-Hailey disease"), _draft(NALTREXONE_50))
@@ -92,7 +92,7 @@ def _order(mg: float, reason: object = None) -> dict[str, object]:
 
 
 def test_stated_reasons_decide_whether_an_order_is_ldn() -> None:
-    from ldn_derm.web.domain import cds_order_findings
+    from ldn_derm.web.cds.findings import cds_order_findings
 
     psoriasis = _record("Psoriasis")
     # naltrexone for alcohol use disorder in a psoriasis patient: not ours to judge
@@ -109,7 +109,7 @@ def test_stated_reasons_decide_whether_an_order_is_ldn() -> None:
 
 
 def test_the_dose_warning_depends_on_where_the_dose_lies() -> None:
-    from ldn_derm.web.domain import cds_order_findings
+    from ldn_derm.web.cds.findings import cds_order_findings
 
     def warning(mg: float) -> dict[str, object]:
         found = cds_order_findings(_record("Hailey-Hailey disease"), _draft(_order(mg)))
