@@ -49,7 +49,7 @@ def _in_viewport(page: Any, selector: str) -> bool:
 def test_ehr_launch_opens_the_patient_with_the_verdict_in_view(
     smart_bed: SmartBed, browser: Any, viewport: tuple[int, int]
 ) -> None:
-    pid = smart_bed.patient_id("Chet")
+    pid = smart_bed.patient_id("Eliseo")
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
     start = (
@@ -59,7 +59,7 @@ def test_ehr_launch_opens_the_patient_with_the_verdict_in_view(
     page.goto(start)
     page.locator("#candidacy").wait_for(timeout=30_000)
     assert "/smart/p/" in page.url
-    assert "Chet" in page.locator("#patient-banner").inner_text()
+    assert "Eliseo" in page.locator("#patient-banner").inner_text()
     assert "Not a candidate now" in page.locator("#candidacy").inner_text()
     assert _in_viewport(page, "#patient-banner")
     assert _in_viewport(page, "#candidacy")  # the verdict, without scrolling
@@ -77,7 +77,7 @@ def test_ehr_launch_opens_the_patient_with_the_verdict_in_view(
     # Prescribe carries the patient
     page.locator("#prescribe-for-patient").click()
     page.locator("#prescribe-form").wait_for(timeout=20_000)
-    assert "Chet" in page.locator("#patient-banner").inner_text()
+    assert "Eliseo" in page.locator("#patient-banner").inner_text()
     context.close()
 
 
