@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from ldn_derm.cli.app import app, console
-from ldn_derm.cli.common import FORMAT_OPTION, OutputFormat, emit_json
+from ldn_derm.cli.common import AS_OF_OPTION, FORMAT_OPTION, OutputFormat, as_of_date, emit_json
 from ldn_derm.errors import InputError
 
 if TYPE_CHECKING:
@@ -45,12 +44,7 @@ def assess(
         help="FHIR R4 Bundle (JSON) or patient profile (YAML/JSON); '-' reads standard input.",
         show_default=False,
     ),
-    as_of: str | None = typer.Option(
-        None,
-        "--as-of",
-        help="Date that fixes 'current' and 'recent' (YYYY-MM-DD). Default: today.",
-        show_default=False,
-    ),
+    as_of: str | None = AS_OF_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Assess a patient for low-dose naltrexone: indications, findings, comparators."""
@@ -58,9 +52,8 @@ def assess(
     from ldn_derm.assess import assess as run_assessment
     from ldn_derm.knowledge import get_knowledge
     from ldn_derm.patient import load_patient
-    from ldn_derm.patient.dates import parse_user_date
 
-    day = parse_user_date(as_of, "--as-of") if as_of is not None else date.today()
+    day = as_of_date(as_of)
     data, name = _read_input(path)
     kb = get_knowledge()
     profile = load_patient(data, as_of=day, name=name, kb=kb)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 import typer
@@ -16,6 +17,19 @@ class OutputFormat(StrEnum):
 
 
 FORMAT_OPTION = typer.Option(OutputFormat.text, "--format", "-f", help="Output format.")
+AS_OF_OPTION = typer.Option(
+    None,
+    "--as-of",
+    help="Date that fixes 'current' and 'recent' (YYYY-MM-DD). Default: today.",
+    show_default=False,
+)
+
+
+def as_of_date(value: str | None) -> date:
+    """The --as-of date (a clear error for a malformed one), or today."""
+    from ldn_derm.patient.dates import parse_user_date
+
+    return parse_user_date(value, "--as-of") if value is not None else date.today()
 
 
 def _version(value: bool) -> None:

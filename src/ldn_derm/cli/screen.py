@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ldn_derm.cli.app import app, console, err_console
+from ldn_derm.cli.common import AS_OF_OPTION, as_of_date
 
 if TYPE_CHECKING:
     from ldn_derm.screen import ScreenResult
@@ -35,12 +36,7 @@ def screen(
         help="Bulk Data export folder (Type.*.ndjson, gzip or plain), or a URL fsspec can read.",
         show_default=False,
     ),
-    as_of: str | None = typer.Option(
-        None,
-        "--as-of",
-        help="Date that fixes 'current' and 'recent' (YYYY-MM-DD). Default: today.",
-        show_default=False,
-    ),
+    as_of: str | None = AS_OF_OPTION,
     out: Path | None = typer.Option(
         None,
         "--out",
@@ -85,12 +81,10 @@ def screen(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no table."),
 ) -> None:
     """Screen every patient of a Bulk Data export with the same rules as `ldn assess`."""
-    from datetime import date
 
-    from ldn_derm.patient.dates import parse_user_date
     from ldn_derm.screen import WorklistFormat, screen_export
 
-    day = parse_user_date(as_of, "--as-of") if as_of is not None else date.today()
+    day = as_of_date(as_of)
     target = out or Path(f"worklist.{fmt.value}")
     html = summary or target.with_suffix(".html")
     show_bar = not quiet and sys.stderr.isatty()
