@@ -47,7 +47,7 @@ def test_the_negative_trial_is_what_keeps_the_ffa_patient_from_plain_candidacy(
     plain candidate and has no such finding: the caution comes from the trial, nothing else."""
     trial = kb.evidence["lpp-rct-2020-lichen-planopilaris"]
     flipped = dict(kb.evidence)
-    flipped[trial.id] = trial.model_copy(update={"outcome": Outcome.IMPROVED})
+    flipped[trial.id] = dataclasses.replace(trial, outcome=Outcome.IMPROVED)
     other = dataclasses.replace(kb, evidence=flipped)
     profile = profile_from_bundle(_ffa().json(), as_of=AS_OF, kb=other)
     result = assess(profile, other)

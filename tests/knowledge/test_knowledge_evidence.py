@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from ldn_derm.errors import KnowledgeError, UnknownConditionError
 from ldn_derm.knowledge import DATA_DIR, KnowledgeBase, get_knowledge, load
+from ldn_derm.knowledge.loader import validate
 from ldn_derm.knowledge.models import (
     Certainty,
     Design,
@@ -84,7 +86,7 @@ def test_every_entry_certainty_is_backed_by_a_source(kb: KnowledgeBase) -> None:
 def test_evidence_references_are_cited_by_evidence(kb: KnowledgeBase) -> None:
     own = yaml.safe_load((DATA_DIR / "references" / "evidence.yaml").read_text())["references"]
     cited = {r for e in kb.evidence.values() for r in e.refs}
-    fields = set(Reference.model_fields)
+    fields = {f.name for f in dataclasses.fields(Reference)}
     for ref in own:
         assert ref["id"] in cited, ref["id"]
         assert set(ref.get("unverified", [])) <= fields, ref["id"]
@@ -310,23 +312,23 @@ DOSES = st.floats(min_value=0, max_value=1000, exclude_min=True, allow_nan=False
 def test_dose_range_accepts_exactly_ordered_bounds(low: float, high: float) -> None:
     data = {"low": low, "high": high, "unit": "mg/day"}
     if low <= high:
-        dose = DoseRange.model_validate(data)
+        dose = validate(DoseRange, data)
         assert dose.label().endswith("mg/day")
     else:
         with pytest.raises(ValidationError, match="above high"):
-            DoseRange.model_validate(data)
+            validate(DoseRange, data)
 
 
 @given(value=DOSES)
 def test_single_value_dose_is_a_fixed_range(value: float) -> None:
-    dose = DoseRange.model_validate({"value": value, "unit": "mg/day"})
+    dose = validate(DoseRange, {"value": value, "unit": "mg/day"})
     assert dose.low == dose.high == value
 
 
 @given(unit=st.text(alphabet="mg/dayhkµ \t", max_size=10).filter(lambda u: u.strip() != "mg/day"))
 def test_any_other_dose_unit_is_rejected(unit: str) -> None:
     with pytest.raises(ValidationError):
-        DoseRange.model_validate({"value": 4.5, "unit": unit})
+        validate(DoseRange, {"value": 4.5, "unit": unit})
 
 
 @given(note=st.none() | st.text(alphabet=" \t\nab.", max_size=20))
@@ -344,10 +346,10 @@ def test_entry_without_dose_needs_a_reason(note: str | None) -> None:
         "certainty": "seen-abstract",
     }
     if note is not None and note.strip():
-        assert EvidenceEntry.model_validate(data).dose_note == note.strip()
+        assert validate(EvidenceEntry, data).dose_note == note.strip()
     else:
         with pytest.raises(ValidationError, match="dose_note"):
-            EvidenceEntry.model_validate(data)
+            validate(EvidenceEntry, data)
 
 
 def test_the_evidence_mix_sentence_is_counted_from_the_data() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ldn_derm.knowledge import KnowledgeBase, get_knowledge
-from ldn_derm.knowledge.models import Certainty, Design, EvidenceEntry, Outcome
+from ldn_derm.knowledge.models import Certainty, Design, DoseRange, EvidenceEntry, Outcome
 
 # entry id -> (reference id, PMID or DOI seen, or None when neither was shown)
 ADDED = {
@@ -146,7 +146,7 @@ def _entry(i: int, dose: float | None, outcome: Outcome) -> EvidenceEntry:
         condition="psoriasis",
         study=f"Synthetic {i}",
         design=Design.CASE_REPORT,
-        dose={"value": dose, "unit": "mg/day"} if dose else None,
+        dose=DoseRange(low=dose, high=dose, unit="mg/day") if dose else None,
         dose_note=None if dose else "not reported",
         outcome=outcome,
         effect="synthetic",

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from ldn_derm.assess.context import Context
-from ldn_derm.assess.models import Finding, Indication, IndicationEvidence, Severity
+from ldn_derm.assess.models import Finding, Indication, IndicationEvidence, MatchedBy, Severity
 from ldn_derm.knowledge.base import ConditionSummary
+
+
+def _matched_by(value: str | None) -> MatchedBy:
+    return "code" if value == "code" else "stated" if value == "stated" else "text"
 
 
 def indications(ctx: Context) -> tuple[list[Indication], list[Finding]]:
     """(indications, info findings about indications whose evidence is thin or negative)."""
     refs_by_condition: dict[str, list[str]] = {}
-    how_by_condition: dict[str, str] = {}
+    how_by_condition: dict[str, MatchedBy] = {}
     for cond in ctx.profile.conditions:
         if not cond.active:
             continue
         for cid in cond.indications:
             refs_by_condition.setdefault(cid, []).append(cond.ref)
             # a code match outranks a text match, a stated indication outranks both
-            how = cond.indication_match or "text"
+            how = _matched_by(cond.indication_match)
             previous = how_by_condition.get(cid)
             if previous is None or _rank(how) < _rank(previous):
                 how_by_condition[cid] = how

@@ -1,12 +1,21 @@
-"""The assessment result: `Finding` (shared by comparator flags and CDS cards), `Assessment`."""
+"""The assessment result: `Finding` (shared by comparator flags and CDS cards), `Assessment`.
+
+Frozen dataclasses built by the rules; adapters turn them into JSON with
+`ldn_derm.knowledge.models.as_data` (or orjson, which reads dataclasses as they are).
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+_CODE = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+MatchedBy = Literal["code", "text", "stated"]  # how an indication was found in the record
 
 
 class Severity(StrEnum):
@@ -27,33 +36,36 @@ class Candidacy(StrEnum):
     NEEDS_REVIEW = "needs-review"  # a medicine could not be checked: the screen is incomplete
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Finding(_Model):
+@dataclass(frozen=True, kw_only=True)
+class Finding:
     """One thing the clinician should know, with the records that triggered it.
 
     `code` is a stable identifier (docs/assessment.md lists them); every code about opioids
     contains the word 'opioid'. `references` are reference ids from the knowledge base.
     """
 
-    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    code: str  # lower-case letters, digits and hyphens
     severity: Severity
     summary: str
     detail: str
-    triggered_by: list[str] = Field(default_factory=list)
-    references: list[str] = Field(default_factory=list)
+    triggered_by: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if _CODE.fullmatch(self.code) is None:
+            raise ValueError(f"finding code '{self.code}' is not lower-case words and hyphens")
 
 
-class PatientSummary(_Model):
+@dataclass(frozen=True, kw_only=True)
+class PatientSummary:
     id: str
     age: int | None
     sex: str
     deceased: date | None = None
 
 
-class IndicationEvidence(_Model):
+@dataclass(frozen=True, kw_only=True)
+class IndicationEvidence:
     studies: int
     positive: int
     negative_or_mixed: int
@@ -63,14 +75,15 @@ class IndicationEvidence(_Model):
     # studies that improved only above the low-dose range (e.g. 50 mg/day): not LDN evidence
     positive_higher_dose: int = 0
     # controlled studies at a dose that may be low with a negative outcome (entry ids)
-    negative_controlled_low: list[str] = Field(default_factory=list)
+    negative_controlled_low: list[str] = field(default_factory=list)
 
 
-class Indication(_Model):
+@dataclass(frozen=True, kw_only=True)
+class Indication:
     condition: str  # condition id in conditions.yaml
     name: str
     matched_from: list[str]
-    matched_by: Literal["code", "text", "stated"]
+    matched_by: MatchedBy
     evidence: IndicationEvidence
     references: list[str]
 
@@ -78,18 +91,20 @@ class Indication(_Model):
 BaselineTopic = Literal["evidence", "risk", "screening", "monitoring"]
 
 
-class BaselineItem(_Model):
+@dataclass(frozen=True, kw_only=True)
+class BaselineItem:
     """What an option means for every patient, flags or not: how good the evidence is, its
     key risks, the screening before starting and the monitoring during treatment."""
 
     topic: BaselineTopic
     text: str
     plain: str | None = None  # the same for the patient (the handout's option grid)
-    references: list[str] = Field(default_factory=list)
+    references: list[str] = field(default_factory=list)
     caveat: str | None = None
 
 
-class ComparatorResult(_Model):
+@dataclass(frozen=True, kw_only=True)
+class ComparatorResult:
     """One row of the comparison: a traditional option (comparators.yaml) or LDN itself.
 
     `flags` are what this patient's record means for the option (for LDN: the assessment's
@@ -100,27 +115,30 @@ class ComparatorResult(_Model):
     name: str
     kind: Literal["ldn", "nonbiologic", "biologic"]
     drug_class: str = ""
-    conditions: list[str] = Field(default_factory=list)  # condition ids it is an option for
-    baseline: list[BaselineItem] = Field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)  # condition ids it is an option for
+    baseline: list[BaselineItem] = field(default_factory=list)
     flags: list[Finding]
 
     def baseline_of(self, topic: BaselineTopic) -> list[BaselineItem]:
         return [b for b in self.baseline if b.topic == topic]
 
 
-class NotAssessed(_Model):
+@dataclass(frozen=True, kw_only=True)
+class NotAssessed:
     kind: str
     text: str
     reason: str
     ref: str | None = None
 
 
-class KnowledgeVersion(_Model):
+@dataclass(frozen=True, kw_only=True)
+class KnowledgeVersion:
     version: str
     reviewed: date
 
 
-class Assessment(_Model):
+@dataclass(frozen=True, kw_only=True)
+class Assessment:
     patient: PatientSummary
     as_of: date
     candidacy: Candidacy

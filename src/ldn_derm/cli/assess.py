@@ -59,7 +59,7 @@ def assess(
     profile = load_patient(data, as_of=day, name=name, kb=kb)
     result = run_assessment(profile, kb)
     if fmt is OutputFormat.json:
-        emit_json(result.model_dump(mode="json"))
+        emit_json(result)
     else:
         render(result, kb, labels=record_labels(profile))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -258,7 +259,7 @@ def refs(
         raise InputError(f"unknown reference '{ref_id}' (see `ldn refs` for the list)")
     chosen = [kb.references[ref_id]] if ref_id else list(kb.references.values())
     if output is OutputFormat.json:
-        emit_json([r.model_dump(mode="json") for r in chosen])
+        emit_json(chosen)
         return
     if console.width >= WIDE:
         table = Table(title="References", expand=True)
@@ -294,13 +295,12 @@ def _label(obj: object) -> str | None:
 
 def _citers(obj: object, trail: tuple[str, ...], ref_id: str) -> list[str]:
     """Readable places ('Safety › Liver disease…') whose `refs` lists cite `ref_id`."""
-    from pydantic import BaseModel
-
     found: list[str] = []
-    if isinstance(obj, BaseModel):
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         label = _label(obj)
         here = (*trail, label) if label and label not in trail else trail
-        for name in type(obj).model_fields:
+        for spec in dataclasses.fields(obj):
+            name = spec.name
             value = getattr(obj, name)
             if (name == "refs" or name.endswith("_refs")) and isinstance(value, list):
                 if ref_id in value:

@@ -40,18 +40,22 @@ def cache_dir() -> Path | None:
 
 
 def fingerprint(data_dir: Path) -> str:
-    """SHA-256 over the data files, the code that builds the result, and library versions
-    (by size and modification time: reading every file would cost more than it saves)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """SHA-256 over the data files, the code that builds the result, and the validating
+    library (by size and modification time: reading every file would cost more than it saves;
+    the library's installed files stand for its version, which importlib.metadata would take
+    longer to find than the whole cached load)."""
+    from importlib.util import find_spec
+
+    from ldn_derm import __version__
 
     digest = hashlib.sha256()
-    try:
-        versions = [version("pydantic"), version("ldn-derm")]
-    except PackageNotFoundError:
-        versions = ["unknown"]
-    digest.update(repr((sys.version, versions)).encode())
+    digest.update(repr((sys.version, __version__)).encode())
     here = Path(__file__).parent
     files = [here / name for name in _CODE]
+    for library in ("pydantic", "pydantic_core"):
+        spec = find_spec(library)
+        if spec is not None and spec.origin:
+            files.append(Path(spec.origin))
     files += sorted(p for p in data_dir.rglob("*") if p.is_file())
     for path in files:  # size and modification time: any edit or checkout changes them
         stat = path.stat()

@@ -7,12 +7,13 @@ so a pharmacist editing the YAML sees exactly what to fix.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ldn_derm.errors import KnowledgeError
 from ldn_derm.knowledge.base import DrugCode, KnowledgeBase
@@ -33,7 +34,7 @@ from ldn_derm.knowledge.models import (
 
 DATA_DIR = Path(__file__).parent / "data"
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")
 
 # The C loader is several times faster; fall back where libyaml is missing.
 _Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
@@ -64,17 +65,54 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+# What the constraints in models.py mean, for the person editing the YAML.
+_PREDICATES = {
+    "is_slug": "must be lower-case letters, digits and hyphens (e.g. 'albers-2017')",
+    "is_digits": "must be digits only",
+    "is_pmid": "must be a PubMed id of 5 to 9 digits",
+    "is_doi": "must be a DOI such as 10.1001/jamadermatol.2017.0001",
+    "is_csv_file_name": "must be a file name ending in .csv",
+    "is_version": "must be a version such as 0.2.0",
+}
+
+
+def _message(err: Any) -> str:
+    kind = err.get("type")
+    if kind == "unexpected_keyword_argument":
+        return "is not a known field (a typo?)"
+    if kind == "predicate_failed":  # msg: "Predicate 'is_slug' failed"
+        name = str(err["msg"]).split("'")[1] if "'" in str(err["msg"]) else ""
+        return _PREDICATES.get(name, str(err["msg"]))
+    return str(err["msg"])
+
+
 def _explain(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        parts.append(f"field '{loc}': {err['msg']}")
+        parts.append(f"field '{loc}': {_message(err)}")
     return "; ".join(parts)
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(model: type[Any]) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(model)
+    return adapter
+
+
+def validate(model: type[M], data: Any) -> M:
+    """`data` (parsed YAML) as a `model` record; pydantic.ValidationError if it does not fit."""
+    result: M = _adapter(model).validate_python(data)
+    return result
 
 
 def _validate_one(model: type[M], data: Any, path: Path, what: str) -> M:
     try:
-        return model.model_validate(data)
+        return validate(model, data)
     except ValidationError as exc:
         raise KnowledgeError(f"{_rel(path)}: {what}: {_explain(exc)}") from None
 
@@ -112,8 +150,9 @@ def _unique(items: list[M], path_of: dict[str, Path], kind: str) -> dict[str, M]
 
 def iter_refs(obj: object, where: str = "") -> Iterator[tuple[str, str]]:
     """Yield (reference id, location) for every `refs` / `*_refs` field in a model tree."""
-    if isinstance(obj, BaseModel):
-        for name in type(obj).model_fields:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for spec in dataclasses.fields(obj):
+            name = spec.name
             value = getattr(obj, name)
             here = f"{where}.{name}" if where else name
             if (name == "refs" or name.endswith("_refs")) and isinstance(value, list):

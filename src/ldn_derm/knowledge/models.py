@@ -1,20 +1,66 @@
-"""Pydantic models for the knowledge-base data files.
+"""The knowledge base's records: frozen dataclasses, one per kind of entry in the data files.
 
 Every clinical statement carries `refs` (reference ids) and a `certainty` saying how the fact
 was extracted, so that the program can always show where a statement comes from and how sure it
-is. Field names are the YAML keys; `extra="forbid"` turns a typo in a data file into an error.
+is. Field names are the YAML keys.
+
+These are plain dataclasses, not pydantic models: the core reads them in every `ldn` command and
+every request, and importing pydantic and building ~40 model classes cost more than everything
+else `ldn assess` does. Pydantic still validates the YAML, at the boundary: `knowledge.loader`
+runs each file through a `pydantic.TypeAdapter` of these classes, which reads the constraints
+written here (`annotated_types` markers in the annotations, `__pydantic_config__` for unknown
+keys and whitespace, `__post_init__` for checks across fields). A typo in a data file is an
+error that names the file, the entry and the field.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from enum import StrEnum
-from typing import Annotated, Literal
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum, StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from annotated_types import Ge, Gt, Le, MinLen, Predicate
 
-RefId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+def is_slug(text: str) -> bool:
+    """Lower-case letters, digits and hyphens, starting with a letter or digit."""
+    return _SLUG.fullmatch(text) is not None
+
+
+def is_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def is_pmid(text: str) -> bool:
+    return is_digits(text) and 5 <= len(text) <= 9
+
+
+def is_doi(text: str) -> bool:
+    return re.fullmatch(r"10\.\d{4,9}/\S+", text) is not None
+
+
+def is_csv_file_name(text: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9._-]+\.csv", text) is not None
+
+
+def is_version(text: str) -> bool:
+    return re.fullmatch(r"\d+\.\d+(\.\d+)?", text) is not None
+
+
+RefId = Annotated[str, Predicate(is_slug)]
+Slug = Annotated[str, Predicate(is_slug)]
+RxCui = Annotated[str, Predicate(is_digits)]
+Text3 = Annotated[str, MinLen(3)]
+Positive = Annotated[float, Gt(0)]
+Dose = Annotated[float, Gt(0), Le(1000)]
+
+# What pydantic reads when the loader validates a data file (see the module doc).
+_STRICT = {"extra": "forbid", "str_strip_whitespace": True}
 
 
 class Certainty(StrEnum):
@@ -32,27 +78,45 @@ class Certainty(StrEnum):
         return self in {Certainty.SEEN_ARTICLE, Certainty.SEEN_ABSTRACT, Certainty.SEEN_LABEL}
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True
-    )
+def as_data(obj: object) -> Any:
+    """A record (or a list or dict of them) as JSON-ready data: dicts in field order, enums as
+    their values, dates as ISO strings, tuples and sets as lists (sets sorted)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: as_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, date | datetime):
+        return obj.isoformat()
+    if isinstance(obj, list | tuple):
+        return [as_data(item) for item in obj]
+    if isinstance(obj, set | frozenset):
+        return sorted(as_data(item) for item in obj)
+    if isinstance(obj, dict):
+        return {str(as_data(key)): as_data(value) for key, value in obj.items()}
+    return obj
 
 
+class Strict:
+    """Base of every record: unknown keys are errors, strings are stripped (when validated)."""
+
+    __pydantic_config__ = _STRICT
+
+
+@dataclass(frozen=True, kw_only=True)
 class Reference(Strict):
     id: RefId
     authors: str | None = None
     title: str
     journal: str | None = None
-    year: int | None = Field(default=None, ge=1900, le=2100)
+    year: Annotated[int, Ge(1900), Le(2100)] | None = None
     citation: str | None = None  # volume(issue):pages
-    pmid: str | None = Field(default=None, pattern=r"^\d{5,9}$")
-    doi: str | None = Field(default=None, pattern=r"^10\.\d{4,9}/\S+$")
+    pmid: Annotated[str, Predicate(is_pmid)] | None = None
+    doi: Annotated[str, Predicate(is_doi)] | None = None
     url: str | None = None
     certainty: Certainty
-    unverified: list[str] = Field(
-        default_factory=list,
-        description="Fields of this record that were recalled, not seen (e.g. pmid, authors).",
-    )
+    unverified: list[str] = field(
+        default_factory=list
+    )  # Fields of this record that were recalled, not seen (e.g. pmid, authors).
     note: str | None = None
 
     def vancouver(self, *, include_doi: bool = True, include_pmid: bool = True) -> str:
@@ -92,12 +156,13 @@ class Reference(Strict):
         return f"{label}, {self.journal}" if self.journal else label
 
 
+@dataclass(frozen=True, kw_only=True)
 class Statement(Strict):
     """One cited clinical statement."""
 
     id: Slug | None = None  # a handle for the few statements the program quotes elsewhere
-    text: str = Field(min_length=3)
-    refs: list[RefId] = Field(min_length=1)
+    text: Text3
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
     caveat: str | None = None  # conflicting evidence or limits, said plainly
 
@@ -116,28 +181,33 @@ def _statement_in(statements: list[Statement], statement_id: str) -> Statement:
     raise KeyError(statement_id)
 
 
+def _single_value(data: object) -> object:
+    if isinstance(data, dict) and "value" in data:
+        data = dict(data)
+        value = data.pop("value")
+        data.setdefault("low", value)
+        data.setdefault("high", value)
+    return data
+
+
+@dataclass(frozen=True, kw_only=True)
 class DoseRange(Strict):
     """A daily oral dose in mg/day; `low == high` for a fixed dose."""
 
-    low: float = Field(gt=0, le=1000)
-    high: float = Field(gt=0, le=1000)
+    low: Dose
+    high: Dose
     unit: Literal["mg/day"]
 
-    @model_validator(mode="before")
     @classmethod
-    def _single_value(cls, data: object) -> object:
-        if isinstance(data, dict) and "value" in data:
-            data = dict(data)
-            value = data.pop("value")
-            data.setdefault("low", value)
-            data.setdefault("high", value)
-        return data
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """When validated: `value: 4.5` is short for `low: 4.5, high: 4.5`."""
+        from pydantic_core import core_schema
 
-    @model_validator(mode="after")
-    def _ordered(self) -> DoseRange:
+        return core_schema.no_info_before_validator_function(_single_value, handler(source))
+
+    def __post_init__(self) -> None:  # checked when built: ordered
         if self.low > self.high:
             raise ValueError(f"dose low ({self.low}) is above high ({self.high})")
-        return self
 
     def label(self) -> str:
         def fmt(x: float) -> str:
@@ -151,6 +221,7 @@ class DoseRange(Strict):
 # ---------------------------------------------------------------- conditions & terminology
 
 
+@dataclass(frozen=True, kw_only=True)
 class Coding(Strict):
     code: str
     display: str | None = None
@@ -161,73 +232,77 @@ class Coding(Strict):
     legacy: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
 class Condition(Strict):
     id: Slug
     name: str
     group: str | None = None  # e.g. "pruritus"
-    icd10cm: list[Coding] = Field(default_factory=list)
-    snomed: list[Coding] = Field(default_factory=list)
-    text: list[str] = Field(default_factory=list, description="Free-text names to match.")
+    icd10cm: list[Coding] = field(default_factory=list)
+    snomed: list[Coding] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
     note: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Ingredient(Strict):
     """A drug ingredient with its RxNorm ingredient RxCUI and the classes rules care about."""
 
     id: Slug
     name: str
-    rxcui: str | None = Field(default=None, pattern=r"^\d+$")
+    rxcui: RxCui | None = None
     rxcui_verified: bool = False
-    classes: list[str] = Field(default_factory=list)  # e.g. opioid, opioid-agonist-therapy
-    synonyms: list[str] = Field(default_factory=list)  # salt forms, spellings
-    refs: list[RefId] = Field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # e.g. opioid, opioid-agonist-therapy
+    synonyms: list[str] = field(default_factory=list)  # salt forms, spellings
+    refs: list[RefId] = field(default_factory=list)
     note: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Product(Strict):
     """A brand or combination product named by text; opioid if any ingredient is."""
 
     name: str
-    ingredients: list[Slug] = Field(min_length=1)
-    rxcui: str | None = Field(default=None, pattern=r"^\d+$")
+    ingredients: Annotated[list[Slug], MinLen(1)]
+    rxcui: RxCui | None = None
     rxcui_verified: bool = False
-    aliases: list[str] = Field(default_factory=list)
-    classes: list[str] = Field(default_factory=list)  # product-level, e.g. opioid-antitussive
+    aliases: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # product-level, e.g. opioid-antitussive
     # Strength of one unit (tablet, capsule, mL of liquid, vial) of the main ingredient, for
     # reading a dose written as a count of units ("1 tablet" of a 50 mg product).
-    strength_mg: float | None = Field(default=None, gt=0)
+    strength_mg: Positive | None = None
     unit: str | None = None  # what one unit is: tablet, capsule, mL, vial
     source: str | None = None  # where the composition / RxCUI was seen
-    refs: list[RefId] = Field(default_factory=list)
+    refs: list[RefId] = field(default_factory=list)
     note: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class LabThreshold(Strict):
     """A cut-off that makes a lab result count as evidence of a clinical concept."""
 
     concept: Slug  # id of a ClinicalConcept in the same terminology file
     at_least: float | None = None  # result >= at_least counts
     below: float | None = None  # result < below counts
-    units: list[str] = Field(min_length=1)  # units the cut-off is written in (others skipped)
-    refs: list[RefId] = Field(min_length=1)
+    units: Annotated[list[str], MinLen(1)]  # units the cut-off is written in (others skipped)
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
     caveat: str | None = None
 
-    @model_validator(mode="after")
-    def _one_bound(self) -> LabThreshold:
+    def __post_init__(self) -> None:  # checked when built: one bound
         if (self.at_least is None) == (self.below is None):
             raise ValueError("give exactly one of 'at_least' or 'below'")
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class LabCode(Strict):
     id: Slug
     name: str
-    loinc: list[Coding] = Field(min_length=1)
+    loinc: Annotated[list[Coding], MinLen(1)]
     unit: str | None = None
-    thresholds: list[LabThreshold] = Field(default_factory=list)
+    thresholds: list[LabThreshold] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
 class ClinicalConcept(Strict):
     """A non-dermatological condition the assessment rules react to (CKD, pregnancy, ...).
 
@@ -240,13 +315,14 @@ class ClinicalConcept(Strict):
     name: str
     concern: Concern | None = None  # the comparator concern it raises, if any
     history_counts: bool = False  # a resolved record still counts (e.g. malignancy history)
-    icd10cm: list[Coding] = Field(default_factory=list)
-    snomed: list[Coding] = Field(default_factory=list)
-    text: list[str] = Field(default_factory=list)
-    exclude_text: list[str] = Field(default_factory=list)
+    icd10cm: list[Coding] = field(default_factory=list)
+    snomed: list[Coding] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    exclude_text: list[str] = field(default_factory=list)
     note: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class RuleParameter(Strict):
     """A number an assessment rule needs (a window in days, an age), with where it comes from.
 
@@ -257,17 +333,16 @@ class RuleParameter(Strict):
     id: Slug
     value: float
     unit: Literal["days", "years"]
-    basis: str = Field(min_length=3)
-    refs: list[RefId] = Field(default_factory=list)
+    basis: Text3
+    refs: list[RefId] = field(default_factory=list)
     certainty: Certainty | None = None
 
-    @model_validator(mode="after")
-    def _cited_or_convention(self) -> RuleParameter:
+    def __post_init__(self) -> None:  # checked when built: cited or convention
         if bool(self.refs) != (self.certainty is not None):
             raise ValueError("a cited parameter needs refs and certainty; a convention neither")
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class CodeTable(Strict):
     """A table of RxNorm drug codes and their ingredients, loaded from a CSV in data/codes/.
 
@@ -275,31 +350,31 @@ class CodeTable(Strict):
     """
 
     id: Slug
-    file: str = Field(pattern=r"^[A-Za-z0-9._-]+\.csv$")
+    file: Annotated[str, Predicate(is_csv_file_name)]
     title: str
     generated: date  # the date the table's content was generated: codes after it are unknown
-    classes: list[str] = Field(default_factory=list)  # what the table asserts about its rows
-    refs: list[RefId] = Field(min_length=1)
+    classes: list[str] = field(default_factory=list)  # what the table asserts about its rows
+    refs: Annotated[list[RefId], MinLen(1)]
     note: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Terminology(Strict):
     ingredients: list[Ingredient]
-    code_tables: list[CodeTable] = Field(default_factory=list)
-    rxnorm_dose_forms: list[str] = Field(default_factory=list)
-    products: list[Product] = Field(default_factory=list)
-    labs: list[LabCode] = Field(default_factory=list)
-    concepts: list[ClinicalConcept] = Field(default_factory=list)
-    parameters: list[RuleParameter] = Field(default_factory=list)
-    negation_phrases: list[str] = Field(
-        default_factory=list, description="Text that stops a free-text condition match."
-    )
-    decisions: list[Statement] = Field(
-        default_factory=list, description="Documented classification decisions, e.g. loperamide."
-    )
+    code_tables: list[CodeTable] = field(default_factory=list)
+    rxnorm_dose_forms: list[str] = field(default_factory=list)
+    products: list[Product] = field(default_factory=list)
+    labs: list[LabCode] = field(default_factory=list)
+    concepts: list[ClinicalConcept] = field(default_factory=list)
+    parameters: list[RuleParameter] = field(default_factory=list)
+    negation_phrases: list[str] = field(
+        default_factory=list
+    )  # Text that stops a free-text condition match.
+    decisions: list[Statement] = field(
+        default_factory=list
+    )  # Documented classification decisions, e.g. loperamide.
 
-    @model_validator(mode="after")
-    def _links(self) -> Terminology:
+    def __post_init__(self) -> None:  # checked when built: links
         for kind, ids in (
             ("ingredient", [i.id for i in self.ingredients]),
             ("lab", [lab.id for lab in self.labs]),
@@ -316,7 +391,6 @@ class Terminology(Strict):
                     raise ValueError(
                         f"lab '{lab.id}' threshold names unknown concept '{threshold.concept}'"
                     )
-        return self
 
 
 # ---------------------------------------------------------------- evidence
@@ -359,49 +433,47 @@ class Outcome(StrEnum):
         return self in {Outcome.NO_BENEFIT, Outcome.NO_DIFFERENCE, Outcome.WORSE}
 
 
+@dataclass(frozen=True, kw_only=True)
 class EvidenceEntry(Strict):
     id: Slug
     condition: Slug
     study: str  # short human label, e.g. "Albers 2017"
     design: Design
-    n: int | None = Field(default=None, ge=1)
+    n: Annotated[int, Ge(1)] | None = None
     dose: DoseRange | None = None
     dose_note: str | None = None  # why the dose is missing or uncertain
     duration: str | None = None
     outcome: Outcome
     effect: str
-    measures: list[str] = Field(default_factory=list)  # PASI, BSA, LPPAI, VAS, NRS...
+    measures: list[str] = field(default_factory=list)  # PASI, BSA, LPPAI, VAS, NRS...
     time_to_response: str | None = None
     adverse_events: str | None = None
     # what naltrexone was given WITH (an add-on or combination study), so that the result is
     # never read as naltrexone alone; None when the source reports monotherapy or does not say
     add_on_to: str | None = None
-    refs: list[RefId] = Field(min_length=1)
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
     conflicts: str | None = None  # where another source disagrees, and which
 
-    @model_validator(mode="after")
-    def _dose_or_reason(self) -> EvidenceEntry:
+    def __post_init__(self) -> None:  # checked when built: dose or reason
         if self.dose is None and not self.dose_note:
             raise ValueError("an entry without a dose needs a dose_note saying why")
-        return self
 
 
 # ---------------------------------------------------------------- drug monograph
 
 
+@dataclass(frozen=True, kw_only=True)
 class Frequency(Strict):
     text: str  # e.g. "37% of participants"
-    events: int | None = Field(default=None, ge=0)
-    total: int | None = Field(default=None, ge=1)
-    percent: float | None = Field(default=None, ge=0, le=100)
+    events: Annotated[int, Ge(0)] | None = None
+    total: Annotated[int, Ge(1)] | None = None
+    percent: Annotated[float, Ge(0), Le(100)] | None = None
     population: str | None = None  # e.g. "4.5 mg/day, psoriasis series"
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Frequency:
+    def __post_init__(self) -> None:  # checked when built: consistent
         if self.events is not None and self.total is not None and self.events > self.total:
             raise ValueError(f"{self.events} events out of {self.total} is impossible")
-        return self
 
 
 class SafetyKind(StrEnum):
@@ -412,46 +484,48 @@ class SafetyKind(StrEnum):
     MONITORING = "monitoring"
 
 
+@dataclass(frozen=True, kw_only=True)
 class SafetyItem(Strict):
     id: Slug
     kind: SafetyKind
     title: str
     text: str
     dose_context: Literal["low-dose", "standard-dose", "any"] = "any"
-    frequency: list[Frequency] = Field(default_factory=list)
-    refs: list[RefId] = Field(min_length=1)
+    frequency: list[Frequency] = field(default_factory=list)
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
     caveat: str | None = None
     section: Slug | None = None  # monograph section when not the one its kind implies
 
 
+@dataclass(frozen=True, kw_only=True)
 class MonographSection(Strict):
     id: Slug
     title: str
-    statements: list[Statement] = Field(min_length=1)
+    statements: Annotated[list[Statement], MinLen(1)]
 
 
+@dataclass(frozen=True, kw_only=True)
 class LowDoseRange(Strict):
     """A low-dose range as one source states it."""
 
     range: DoseRange
-    refs: list[RefId] = Field(min_length=1)
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
 
 
+@dataclass(frozen=True, kw_only=True)
 class Drug(Strict):
     name: str
     ingredient: Slug  # id in terminology
     standard_dose: DoseRange
-    standard_dose_refs: list[RefId] = Field(min_length=1)
-    low_dose_ranges: list[LowDoseRange] = Field(min_length=1)
+    standard_dose_refs: Annotated[list[RefId], MinLen(1)]
+    low_dose_ranges: Annotated[list[LowDoseRange], MinLen(1)]
     canonical_low_dose: DoseRange  # the range the program uses; must lie inside a cited range
-    sections: list[MonographSection] = Field(min_length=1)
+    sections: Annotated[list[MonographSection], MinLen(1)]
 
-    @model_validator(mode="after")
-    def _unique_statement_ids(self) -> Drug:
+    def __post_init__(self) -> None:  # checked when built: unique statement ids
         _check_unique_ids([st for sec in self.sections for st in sec.statements])
-        return self
 
     def statement(self, statement_id: str) -> Statement:
         """The monograph statement with this id (KeyError if the data lacks it)."""
@@ -489,33 +563,36 @@ class Concern(StrEnum):
     TETRACYCLINE_USE = "tetracycline-use"
 
 
+@dataclass(frozen=True, kw_only=True)
 class ComparatorFlag(Strict):
     id: Slug
     concern: Concern
     severity: Literal["contraindicated", "caution", "info"]
     summary: str
     detail: str | None = None
-    refs: list[RefId] = Field(min_length=1)
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
     caveat: str | None = None  # conflicting or missing evidence, said plainly
     # Not shown when one of these concerns is also present: a stronger flag of the same
     # comparator says it (e.g. 'impaired kidney function' under 'severely impaired').
-    superseded_by: list[Concern] = Field(default_factory=list)
+    superseded_by: list[Concern] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
 class OptionFact(Strict):
     """One cited line of an option's baseline (evidence, key risk, screening, monitoring).
 
     `text` is for the clinician; `plain` says the same for the patient's option grid.
     """
 
-    text: str = Field(min_length=3)
+    text: Text3
     plain: str | None = None
-    refs: list[RefId] = Field(min_length=1)
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
     caveat: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Comparator(Strict):
     id: Slug
     name: str
@@ -523,69 +600,72 @@ class Comparator(Strict):
     kind: Literal["nonbiologic", "biologic"]
     # condition ids (conditions.yaml) this is a traditional systemic option for: the patient's
     # option grid shows it for these conditions only
-    conditions: list[Slug] = Field(default_factory=list)
+    conditions: list[Slug] = field(default_factory=list)
     plain_name: str | None = None  # what the patient's option grid calls it
     dosing: Statement | None = None
-    boxed_warnings: list[Statement] = Field(default_factory=list)
+    boxed_warnings: list[Statement] = field(default_factory=list)
     # the baseline every patient is shown, whether or not the record raises a flag
     evidence: OptionFact | None = None  # how good the evidence / recommendation is
-    baseline_risks: list[OptionFact] = Field(default_factory=list)
-    screening: list[OptionFact] = Field(default_factory=list)  # before starting
-    monitoring: list[OptionFact] = Field(default_factory=list)  # during treatment
-    flags: list[ComparatorFlag] = Field(default_factory=list)
+    baseline_risks: list[OptionFact] = field(default_factory=list)
+    screening: list[OptionFact] = field(default_factory=list)  # before starting
+    monitoring: list[OptionFact] = field(default_factory=list)  # during treatment
+    flags: list[ComparatorFlag] = field(default_factory=list)
     note: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class MedicineConcern(Strict):
     """A comparator concern raised by a current medicine: by ingredient id or by name."""
 
     concern: Concern
     label: str  # e.g. "a tetracycline antibiotic"
-    ingredients: list[Slug] = Field(default_factory=list)  # terminology ingredient ids
+    ingredients: list[Slug] = field(default_factory=list)  # terminology ingredient ids
     # whole-word names matched in the medicine's text, for ingredients terminology lacks
-    names: list[str] = Field(default_factory=list)
-    refs: list[RefId] = Field(min_length=1)
+    names: list[str] = field(default_factory=list)
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
 
-    @model_validator(mode="after")
-    def _something_to_match(self) -> MedicineConcern:
+    def __post_init__(self) -> None:  # checked when built: something to match
         if not self.ingredients and not self.names:
             raise ValueError("give 'ingredients' or 'names' to match")
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class LdnFact(Strict):
     """A line of the LDN row, cited through the safety items it summarises."""
 
-    text: str = Field(min_length=3)
+    text: Text3
     plain: str
-    safety: list[Slug] = Field(min_length=1)  # safety.yaml ids whose references it carries
+    safety: Annotated[list[Slug], MinLen(1)]  # safety.yaml ids whose references it carries
 
 
+@dataclass(frozen=True, kw_only=True)
 class LdnOption(Strict):
     """The LDN row of the comparison table (its evidence is counted from the evidence files)."""
 
     name: str
     plain_name: str
     drug_class: str
-    baseline_risks: list[LdnFact] = Field(min_length=1)
-    screening: list[LdnFact] = Field(default_factory=list)
-    monitoring: list[LdnFact] = Field(min_length=1)
+    baseline_risks: Annotated[list[LdnFact], MinLen(1)]
+    screening: list[LdnFact] = field(default_factory=list)
+    monitoring: Annotated[list[LdnFact], MinLen(1)]
 
 
 # ---------------------------------------------------------------- the whole base
 
 
+@dataclass(frozen=True, kw_only=True)
 class Meta(Strict):
-    version: str = Field(pattern=r"^\d+\.\d+(\.\d+)?$")
+    version: Annotated[str, Predicate(is_version)]
     reviewed: date
-    reviewers: list[str] = Field(default_factory=list)
+    reviewers: list[str] = field(default_factory=list)
     scope: str
 
 
 # ---------------------------------------------------------------- pharmacokinetics
 
 
+@dataclass(frozen=True, kw_only=True)
 class PkParameter(Strict):
     """A model parameter with unit and provenance; `fitted` ones come from scripts/fit_pkpd.py."""
 
@@ -593,48 +673,46 @@ class PkParameter(Strict):
     name: str
     value: float
     unit: str
-    cv: float | None = Field(default=None, ge=0, le=3)  # between-subject CV (log-normal)
+    cv: Annotated[float, Ge(0), Le(3)] | None = None  # between-subject CV (log-normal)
     # where the CV comes from: a reported SD, arithmetic on reported values, or an assumption
     cv_basis: Literal["reported", "derived", "assumption"] | None = None
     cv_note: str | None = None
     fitted: bool = False
-    refs: list[RefId] = Field(min_length=1)
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
     note: str | None = None
 
-    @model_validator(mode="after")
-    def _cv_has_basis(self) -> PkParameter:
+    def __post_init__(self) -> None:  # checked when built: cv has basis
         if self.cv is not None and self.cv_basis is None:
             raise ValueError(f"parameter '{self.id}' has a CV but no cv_basis")
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class CalibrationPoint(Strict):
     """A measured datum the simulator must reproduce (or a bound it must respect)."""
 
     id: Slug
     kind: Literal["occupancy", "blockade-half-time", "heroin-blockade"]
-    dose_mg: float = Field(gt=0)
-    time_h: float | None = Field(default=None, ge=0)
+    dose_mg: Positive
+    time_h: Annotated[float, Ge(0)] | None = None
     value: float | None = None
     low: float | None = None
     high: float | None = None
     window_h: tuple[float, float] | None = None  # measured at an unknown time in this window
-    tolerance: float | None = Field(default=None, gt=0)  # how far the model may be off
-    refs: list[RefId] = Field(min_length=1)
+    tolerance: Positive | None = None  # how far the model may be off
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
     note: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class PkpdParameters(Strict):
-    parameters: list[PkParameter] = Field(default_factory=list)
-    calibration: list[CalibrationPoint] = Field(default_factory=list)
-    statements: list[Statement] = Field(default_factory=list)
+    parameters: list[PkParameter] = field(default_factory=list)
+    calibration: list[CalibrationPoint] = field(default_factory=list)
+    statements: list[Statement] = field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique_statement_ids(self) -> PkpdParameters:
+    def __post_init__(self) -> None:  # checked when built: unique statement ids
         _check_unique_ids(self.statements)
-        return self
 
     def statement(self, statement_id: str) -> Statement:
         """The pharmacology statement with this id (KeyError if the data lacks it)."""
@@ -650,6 +728,7 @@ class PkpdParameters(Strict):
 # ---------------------------------------------------------------- prescribing protocols
 
 
+@dataclass(frozen=True, kw_only=True)
 class TitrationProtocol(Strict):
     """A published starting dose and titration scheme, as the source reports it.
 
@@ -660,21 +739,20 @@ class TitrationProtocol(Strict):
     id: Slug
     name: str
     summary: str
-    conditions: list[Slug] = Field(default_factory=list)  # where the scheme was used
-    start_mg: float = Field(gt=0, le=1000)
-    target_mg: float = Field(gt=0, le=1000)
-    step_mg: float | None = Field(default=None, gt=0)
-    interval_days: int | None = Field(default=None, ge=1, le=365)
+    conditions: list[Slug] = field(default_factory=list)  # where the scheme was used
+    start_mg: Dose
+    target_mg: Dose
+    step_mg: Positive | None = None
+    interval_days: Annotated[int, Ge(1), Le(365)] | None = None
     time: Literal["bedtime", "morning"] | None = None  # None: the source does not say
-    missing: list[Literal["step_mg", "interval_days", "time"]] = Field(default_factory=list)
-    refs: list[RefId] = Field(min_length=1)
+    missing: list[Literal["step_mg", "interval_days", "time"]] = field(default_factory=list)
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
     note: str | None = None
     caveat: str | None = None  # conflicting or negative evidence, said plainly
     follow_up: str | None = None  # the follow-up the source reports, e.g. "every 2-3 months"
 
-    @model_validator(mode="after")
-    def _complete_or_missing(self) -> TitrationProtocol:
+    def __post_init__(self) -> None:  # checked when built: complete or missing
         if self.start_mg > self.target_mg:
             raise ValueError(f"start {self.start_mg} mg is above target {self.target_mg} mg")
         for name in ("step_mg", "interval_days", "time"):
@@ -684,52 +762,50 @@ class TitrationProtocol(Strict):
             titrates = self.start_mg < self.target_mg
             if not given and name not in self.missing and (titrates or name == "time"):
                 raise ValueError(f"'{name}' is not given: list it under 'missing'")
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class StabilityFinding(Strict):
     """A measured stability of a compounded form: the basis of a beyond-use date."""
 
     id: Slug
     form: Literal["capsule", "liquid"]
-    days: int = Field(ge=1)
+    days: Annotated[int, Ge(1)]
     storage: str  # e.g. "room temperature, protected from light"
     preparation: str  # what was tested (filler, vehicle, strength)
     filler: str | None = None  # capsules: the filler tested (the finding holds for it only)
-    concentration_mg_per_ml: float | None = Field(default=None, gt=0)  # liquids: as tested
-    refs: list[RefId] = Field(min_length=1)
+    concentration_mg_per_ml: Positive | None = None  # liquids: as tested
+    refs: Annotated[list[RefId], MinLen(1)]
     certainty: Certainty
     caveat: str | None = None
     storage_id: Literal["refrigerated", "room-temperature"] | None = None  # liquids
     vehicle: str | None = None  # liquids: the vehicle of the tested preparation
-    vehicle_refs: list[RefId] = Field(default_factory=list)
+    vehicle_refs: list[RefId] = field(default_factory=list)
     vehicle_certainty: Certainty | None = None
     container: str | None = None  # e.g. "amber plastic bottle"
 
-    @model_validator(mode="after")
-    def _vehicle_cited(self) -> StabilityFinding:
+    def __post_init__(self) -> None:  # checked when built: vehicle cited
         if self.vehicle and not (self.vehicle_refs and self.vehicle_certainty):
             raise ValueError("a vehicle needs vehicle_refs and vehicle_certainty")
         if self.form == "liquid" and self.storage_id is None:
             raise ValueError("a liquid stability finding needs storage_id")
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class Convention(Strict):
     """A number the program uses: cited (refs + certainty) or a stated program convention."""
 
     value: float
-    basis: str = Field(min_length=3)
-    refs: list[RefId] = Field(default_factory=list)
+    basis: Text3
+    refs: list[RefId] = field(default_factory=list)
     certainty: Certainty | None = None
 
-    @model_validator(mode="after")
-    def _cited_or_convention(self) -> Convention:
+    def __post_init__(self) -> None:  # checked when built: cited or convention
         if bool(self.refs) != (self.certainty is not None):
             raise ValueError("a cited value needs refs and certainty; a convention neither")
-        return self
 
 
+@dataclass(frozen=True, kw_only=True)
 class DoseRules(Strict):
     """Limits the prescribing checks use beyond the drug's dose ranges."""
 
@@ -740,37 +816,41 @@ class DoseRules(Strict):
     fill_days_without_bud: dict[Literal["capsule", "liquid"], Convention]
 
 
+@dataclass(frozen=True, kw_only=True)
 class OverrideOptionText(Strict):
     id: Literal["contraindication", "above-low-dose", "opioid-free-interval", "evidence"]
     title: str
     what: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class OverrideRules(Strict):
     """What makes an override reason meaningful (a program convention) and what each option
     overrides."""
 
-    min_words: int = Field(ge=1)
-    min_letters: int = Field(ge=1)
-    placeholders: list[str] = Field(default_factory=list)
+    min_words: Annotated[int, Ge(1)]
+    min_letters: Annotated[int, Ge(1)]
+    placeholders: list[str] = field(default_factory=list)
     basis: str
-    options: list[OverrideOptionText] = Field(min_length=1)
+    options: Annotated[list[OverrideOptionText], MinLen(1)]
 
 
+@dataclass(frozen=True, kw_only=True)
 class CompoundingFacts(Strict):
     """Cited facts the compounding arithmetic and the beyond-use dates rest on."""
 
-    molar_mass_base: float = Field(gt=0)  # g/mol, naltrexone base
-    molar_mass_hcl: float = Field(gt=0)  # g/mol, naltrexone hydrochloride
-    molar_mass_refs: list[RefId] = Field(min_length=1)
-    stability: list[StabilityFinding] = Field(default_factory=list)
-    statements: list[MonographSection] = Field(default_factory=list)
+    molar_mass_base: Positive  # g/mol, naltrexone base
+    molar_mass_hcl: Positive  # g/mol, naltrexone hydrochloride
+    molar_mass_refs: Annotated[list[RefId], MinLen(1)]
+    stability: list[StabilityFinding] = field(default_factory=list)
+    statements: list[MonographSection] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Protocols(Strict):
-    protocols: list[TitrationProtocol] = Field(min_length=1)
+    protocols: Annotated[list[TitrationProtocol], MinLen(1)]
     compounding: CompoundingFacts
     dose_rules: DoseRules
     overrides: OverrideRules
     # follow-up for a condition no protocol reports one for: said plainly, never borrowed
-    follow_up_not_established: str = Field(min_length=3)
+    follow_up_not_established: Text3

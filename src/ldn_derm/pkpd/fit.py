@@ -122,9 +122,7 @@ def fit(pk: PkpdParameters) -> FitResult:
     derived = derived_pk(pk)
     values = {p.id: p.value for p in pk.parameters}
     values.update({k.value: v for k, v in derived.items()})
-    base_pk = pk.model_copy(
-        update={"parameters": [p.model_copy(update={"value": values[p.id]}) for p in pk.parameters]}
-    )
+    base_pk = replace(pk, parameters=[replace(p, value=values[p.id]) for p in pk.parameters])
     occ_points = [p for p in pk.calibration if p.kind == "occupancy"]
     half = next(p for p in pk.calibration if p.kind == "blockade-half-time")
     heroin = [p for p in pk.calibration if p.kind == "heroin-blockade"]

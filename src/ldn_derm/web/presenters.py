@@ -9,6 +9,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ldn_derm.knowledge import get_knowledge
+from ldn_derm.knowledge.models import as_data
 from ldn_derm.web import views
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ def assessment_dict(a: Assessment) -> dict[str, Any]:
     """The assessment as JSON (the REST API's answer): candidacy label, evidence lines,
     comparators and the references they cite."""
     kb = get_knowledge()
-    data = a.model_dump(mode="json")
+    data: dict[str, Any] = as_data(a)
     label, severity = CANDIDACY.get(a.candidacy.value, (a.candidacy.value, "info"))
     facts = [f"as of {a.as_of.isoformat()}"]
     if a.patient.age is not None:
@@ -170,8 +171,8 @@ def assessment_dict(a: Assessment) -> dict[str, Any]:
             "kind": c.kind,
             "drug_class": c.drug_class,
             "conditions": c.conditions,
-            "baseline": [b.model_dump(mode="json") for b in c.baseline],
-            "flags": [f.model_dump(mode="json") for f in c.flags],
+            "baseline": as_data(c.baseline),
+            "flags": as_data(c.flags),
         }
         for c in a.comparators
     ]

@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from ldn_derm.knowledge import KnowledgeBase, get_knowledge
-from ldn_derm.knowledge.models import EvidenceEntry, Reference
+from ldn_derm.knowledge.models import EvidenceEntry, Reference, as_data
 
 # how the knowledge base's `certainty` field says a fact was read: its provenance, not a
 # certainty of evidence in the GRADE sense (shown as "source read")
@@ -30,7 +30,7 @@ def reference_link(ref: Reference) -> str | None:
 
 
 def reference_dict(ref: Reference) -> dict[str, Any]:
-    data = ref.model_dump(mode="json")
+    data: dict[str, Any] = as_data(ref)
     data["text"] = reference_text(ref)
     data["link"] = reference_link(ref)
     data["provenance"] = PROVENANCE.get(ref.certainty.value, ref.certainty.value)
