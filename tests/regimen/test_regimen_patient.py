@@ -35,21 +35,23 @@ def test_contraindicated_patient_is_blocked_and_nothing_written(
     assert not out.exists()
 
 
-def test_deceased_patient_is_blocked_and_the_death_is_named_first(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("override", [[], ["--override-reason", "patient seen alive in clinic"]])
+def test_deceased_patient_is_refused_and_no_override_lifts_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], override: list[str]
 ) -> None:
     out = tmp_path / "rx"
     bundle = _bundle("Chet_Thompson_eda17701")  # died in 1968; an opioid order too
-    assert run([*ARGS, "--patient", str(bundle), "--out", str(out)]) == 2
+    assert run([*ARGS, "--patient", str(bundle), *override, "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("ldn: error: prescription blocked: The record says this patient has died")
-    assert "(and 1 more)" in err  # the opioid contraindication is still counted
+    assert err.startswith("ldn: error: prescription refused: The record says this patient has died")
+    assert "correct the record first" in err and "No override lifts this" in err
+    assert "override option" not in err  # nothing offers a way past it
     assert not out.exists()
 
 
 def test_override_with_a_reason_is_recorded(tmp_path: Path) -> None:
     out = tmp_path / "rx"
-    bundle = _bundle("Chet_Thompson_eda17701")
+    bundle = _bundle("Eliseo_Cummings_55c373ad")  # living; a current opioid order
     reason = "opioid course finished last month; record not yet updated"
     args = [*ARGS, "--patient", str(bundle), "--override-reason", reason, "--out", str(out)]
     assert run(args) == 0

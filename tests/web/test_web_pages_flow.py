@@ -60,6 +60,13 @@ def test_a_deceased_patient_is_shown_first_in_the_banner(dev_client: TestClient)
     start = html.index('id="patient-banner"')
     assert html.index("deceased-flag", start) < html.index("patient-name", start)
     assert "Deceased 2020-01-02" in html
+    assert 'id="no-prescribe"' in html and 'id="prescribe-for-patient"' not in html
+    # the API, given the same record and a reason, refuses too: no override lifts a death
+    body = {"condition": "psoriasis", "target_mg": 4.5, "days": 30, "bundle": bundle,
+            "override_reason": "seen alive in clinic this morning"}  # fmt: skip
+    refused = dev_client.post("/api/v1/prescribe", json=body)
+    assert refused.status_code == 422, refused.text[:300]
+    assert "No override lifts this" in refused.json()["detail"]
 
 
 def test_contraindicated_patient_is_carried_into_prescribe_and_blocked(

@@ -824,6 +824,15 @@ class OverrideOptionText(Strict):
 
 
 @dataclass(frozen=True, kw_only=True)
+class NotOverridable(Strict):
+    """A contraindication no override lifts: the record must be corrected (or the right one
+    opened) before anything is prescribed."""
+
+    code: Slug  # an assessment finding code (docs/assessment.md)
+    why: Text3
+
+
+@dataclass(frozen=True, kw_only=True)
 class OverrideRules(Strict):
     """What makes an override reason meaningful (a program convention) and what each option
     overrides."""
@@ -833,6 +842,7 @@ class OverrideRules(Strict):
     placeholders: list[str] = field(default_factory=list)
     basis: str
     options: Annotated[list[OverrideOptionText], MinLen(1)]
+    not_overridable: list[NotOverridable] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

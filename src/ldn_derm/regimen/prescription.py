@@ -7,7 +7,7 @@ whose contraindications block the prescription unless an override reason is reco
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -131,6 +131,19 @@ def draft_medication_request(
     )
 
 
+def refusal(blockers: Sequence[Blocker], kb: KnowledgeBase) -> str | None:
+    """Why nothing may be prescribed, whatever override is given (protocols.yaml
+    `not_overridable`, e.g. a record that says the patient has died), or None."""
+    never = {n.code: n.why for n in kb.protocols.overrides.not_overridable}
+    for blocker in blockers:
+        if blocker.code in never:
+            return (
+                f"prescription refused: {blocker.summary.rstrip('.')}. {never[blocker.code]} "
+                "No override lifts this."
+            )
+    return None
+
+
 @dataclass(frozen=True)
 class _Need:
     """A check that failed and the override option that would let the prescription go on."""
@@ -179,6 +192,9 @@ def build_prescription(
     assert regimen.start_date is not None
     given = collect(overrides, kb, contraindication_reason=override_reason)
 
+    refused = refusal(patient.blockers if patient else (), kb)
+    if refused is not None:
+        raise BlockedError(refused)
     evidence = evidence_status(cond, kb)
     window = opioid_window(patient.recent_opioids, regimen.start_date, kb) if patient else None
     needs = _needs(cond.name, regimen, patient, evidence, window, kb)

@@ -79,6 +79,23 @@ def patient_banner(
     )
 
 
+def prescribe_notes(profile: PatientProfile, assessment: Assessment) -> dict[str, Any]:
+    """What the prescribe form says about the patient before anything is built: the
+    contraindications that block it unless overridden, the one no override lifts (e.g. a
+    recorded death), and the medicines the screen could not check."""
+    from ldn_derm.regimen.assessment import context_from_assessment
+    from ldn_derm.regimen.prescription import refusal
+
+    patient = context_from_assessment(profile, assessment)
+    unchecked = assessment.finding("medication-unchecked")
+    return {
+        "blockers": [b.summary for b in patient.blockers],
+        "refused": refusal(patient.blockers, get_knowledge()),
+        "unchecked_summary": unchecked.summary if unchecked else None,
+        "candidacy": CANDIDACY.get(assessment.candidacy.value, ("", ""))[0],
+    }
+
+
 def profile_banner(profile: PatientProfile, source: str) -> dict[str, Any]:
     """The banner for a record read by the patient loader (an upload or the short form)."""
     deceased = None

@@ -251,3 +251,27 @@ def test_prescribe_carries_the_patient_and_saves_a_draft(smart_bed: SmartBed) ->
     assert created["resourceType"] == "MedicationRequest"
     assert created["status"] == "draft"
     assert created["subject"] == {"reference": f"Patient/{pid}"}
+
+
+def test_a_deceased_patient_is_never_offered_a_prescription(smart_bed: SmartBed) -> None:
+    """Chet's record gives a date of death (1968): no prescribe link, the form says why, and a
+    posted prescription is refused even with a reason (no override lifts a recorded death)."""
+    pid = smart_bed.patient_id("Chet")
+    with httpx.Client(timeout=30) as client:
+        page = _follow(client, _ehr_launch(smart_bed, smart_bed.app, patient=pid, provider="p1"))
+        assert page.status_code == 200, page.text[:500]
+        assert 'id="no-prescribe"' in page.text and 'id="prescribe-for-patient"' not in page.text
+        launch_path = urlsplit(str(page.url)).path
+        form_page = client.get(f"{smart_bed.app}{launch_path}/prescribe")
+        assert 'id="patient-refused"' in form_page.text
+        assert "No prescription can be built for this record" in form_page.text
+        form = {
+            "condition": "psoriasis",
+            "target_mg": "4.5",
+            "days": "30",
+            "override_reason": "patient seen alive in clinic today",
+        }
+        preview = client.post(f"{smart_bed.app}{launch_path}/ui/prescribe", data=form)
+    assert preview.status_code == 422
+    assert "prescription refused" in preview.text and "No override lifts this" in preview.text
+    assert "Save as a draft order in the EHR" not in preview.text

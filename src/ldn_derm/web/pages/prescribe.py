@@ -122,14 +122,10 @@ def _patient_page_context(request: Request, posted: PrescribeForm) -> dict[str, 
         return {}
     data, name = posted.record
     profile, assessment = actions.load_and_assess(data, name)
-    blockers = [f.summary for f in assessment.findings if f.severity.value == "contraindicated"]
-    unchecked = assessment.finding("medication-unchecked")
     return {
         "banner": presenters.profile_banner(profile, f"Assessed from {short_name(name)}"),
         "patient_token": posted.token,
-        "blockers": blockers,
-        "unchecked_summary": unchecked.summary if unchecked else None,
-        "candidacy": presenters.CANDIDACY.get(assessment.candidacy.value, ("", ""))[0],
+        **presenters.prescribe_notes(profile, assessment),
     }
 
 

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -19,6 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from ldn_derm.errors import LdnError
+
+if TYPE_CHECKING:
+    from ldn_derm.assess import Assessment
+    from ldn_derm.patient import PatientProfile
 from ldn_derm.web.settings import Settings
 from ldn_derm.web.smart import store
 from ldn_derm.web.smart.errors import (
@@ -319,10 +323,9 @@ async def _record(settings: Settings, launch: dict[str, Any]) -> Any:
     )
 
 
-def _assessment(record: Any) -> dict[str, Any]:
+def _assess(record: Any) -> tuple[PatientProfile, Assessment]:
     from ldn_derm.assess import assess as run
     from ldn_derm.patient import profile_from_resources
-    from ldn_derm.web import presenters
 
     profile = profile_from_resources(
         record.resources,
@@ -330,7 +333,22 @@ def _assessment(record: Any) -> dict[str, Any]:
         patient_id=str(record.patient.get("id")),
         source="smart-launch",
     )
-    return presenters.assessment_view(presenters.assessment_dict(run(profile)), profile)
+    return profile, run(profile)
+
+
+def _assessment(record: Any) -> dict[str, Any]:
+    from ldn_derm.web import presenters
+
+    profile, assessment = _assess(record)
+    return presenters.assessment_view(presenters.assessment_dict(assessment), profile)
+
+
+def _prescribe_context(launch_id: str, launch: dict[str, Any], record: Any) -> dict[str, Any]:
+    """The launch context plus what the prescribe form says about the patient (the same
+    contraindication notes as the carried-record form)."""
+    from ldn_derm.web import presenters
+
+    return {**_context(launch_id, launch, record), **presenters.prescribe_notes(*_assess(record))}
 
 
 def _context(launch_id: str, launch: dict[str, Any], record: Any) -> dict[str, Any]:
@@ -417,7 +435,7 @@ async def smart_prescribe_page(request: Request, launch_id: str) -> Response:
             result=None,
             error=None,
             form_action=f"/smart/p/{quote(launch_id)}/ui/prescribe",
-            **_context(launch_id, launch, record),
+            **_prescribe_context(launch_id, launch, record),
             **_prescribe_choices(),
         )
 
@@ -462,7 +480,7 @@ async def smart_prescribe(request: Request, launch_id: str) -> Response:
             error=error,
             form_action=f"/smart/p/{quote(launch_id)}/ui/prescribe",
             csrf=launch["csrf"],
-            **_context(launch_id, launch, record),
+            **_prescribe_context(launch_id, launch, record),
             **_prescribe_choices(),
         )
 
@@ -489,7 +507,7 @@ async def smart_save_draft(request: Request, launch_id: str) -> Response:
                 status=403,
             )
         launch, record, values, result, error = await _prescription(request, launch_id)
-        context = _context(launch_id, launch, record)
+        context = _prescribe_context(launch_id, launch, record)
         saved: dict[str, Any] | None = None
         if result is not None and not context["can_write"]:
             error = "The EHR did not grant this app permission to create medication requests."
