@@ -12,7 +12,7 @@ from web_helpers import SYNTHEA, hook_request, naltrexone_order, prefetch_from_b
 from ldn_derm.assess import assess
 from ldn_derm.knowledge import get_knowledge
 from ldn_derm.patient import profile_from_bundle
-from ldn_derm.web import views
+from ldn_derm.web import presenters
 from ldn_derm.web.cds import cards
 from ldn_derm.web.cds import findings as domain
 from ldn_derm.web.cds.prefetch import resources_in
@@ -73,7 +73,9 @@ def test_card_source_names_the_first_reference() -> None:
         if refs:
             ref = kb.references[refs[0]]
             assert source["label"].endswith(ref.short())
-            assert source["url"] == (views.reference_link(ref) or "https://ldn.example/references")
+            assert source["url"] == (
+                presenters.reference_link(ref) or "https://ldn.example/references"
+            )
         else:
             assert source["url"] == "https://ldn.example/references"
         assert kb.meta.version in source["label"]

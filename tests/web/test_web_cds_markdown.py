@@ -17,7 +17,7 @@ from markdown_it.token import Token
 from web_helpers import hook_request, naltrexone_order
 
 from ldn_derm.knowledge import get_knowledge
-from ldn_derm.web import views
+from ldn_derm.web import presenters
 from ldn_derm.web.cds.cards import WORD_JOINER, markdown_safe
 
 PATIENT = "p1"
@@ -56,7 +56,7 @@ def _tokens(tokens: list[Token]) -> list[Token]:
 
 def _allowed_links() -> set[str]:
     kb = get_knowledge()
-    return {link for ref in kb.references.values() if (link := views.reference_link(ref))}
+    return {link for ref in kb.references.values() if (link := presenters.reference_link(ref))}
 
 
 def _assert_inert(detail: str, links: bool = True) -> None:

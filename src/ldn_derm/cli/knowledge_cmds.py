@@ -27,20 +27,13 @@ OUTCOME_STYLE = {
 }
 
 
-# What the knowledge base's `certainty` field records: how the fact was read (its provenance),
-# not the certainty of the evidence in the GRADE sense. Shown under "Source read".
-PROVENANCE = {
-    "seen-article": "article",
-    "seen-abstract": "abstract",
-    "seen-label": "drug label",
-    "secondary": "secondary source",
-    "recalled": "recalled, unverified",
-    "derived": "derived (calculation)",
-}
 WIDE = 120  # below this many columns, tables become stacked blocks
 
 
 def provenance(value: str) -> str:
+    """What was read for a fact with this `certainty` (knowledge.models.PROVENANCE)."""
+    from ldn_derm.knowledge.models import PROVENANCE
+
     return PROVENANCE.get(value, value)
 
 

@@ -77,6 +77,23 @@ class Certainty(StrEnum):
     def is_primary(self) -> bool:
         return self in {Certainty.SEEN_ARTICLE, Certainty.SEEN_ABSTRACT, Certainty.SEEN_LABEL}
 
+    @property
+    def source_read(self) -> str:
+        """What was read, in words ("article", "drug label"...). The field records how a fact
+        was read (its provenance), not the certainty of the evidence in the GRADE sense."""
+        return PROVENANCE[self.value]
+
+
+# Certainty value -> what was read, as the CLI and the web show it ("Source read").
+PROVENANCE = {
+    "seen-article": "article",
+    "seen-abstract": "abstract",
+    "seen-label": "drug label",
+    "secondary": "secondary source",
+    "recalled": "recalled, unverified",
+    "derived": "derived (calculation)",
+}
+
 
 def as_data(obj: object) -> Any:
     """A record (or a list or dict of them) as JSON-ready data: dicts in field order, enums as

@@ -1,20 +1,20 @@
-"""Presentation: core results (assessment, prescription, simulation, monograph) as the plain,
-JSON-ready dicts the pages, the REST API and the templates draw. No decisions are made here;
-they are made in the core and only arranged and worded for display.
+"""Presentation: core results (assessment, prescription, simulation, monograph) and
+knowledge-base records (references, evidence) as the plain, JSON-ready dicts the pages, the REST
+API, the CDS cards and the templates draw. No decisions are made here; they are made in the core
+and only arranged and worded for display.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ldn_derm.knowledge import get_knowledge
-from ldn_derm.knowledge.models import as_data
-from ldn_derm.web import views
+from ldn_derm.knowledge import KnowledgeBase, get_knowledge
+from ldn_derm.knowledge.models import PROVENANCE, EvidenceEntry, Reference, as_data
 
 if TYPE_CHECKING:
     from ldn_derm.assess.models import Assessment, BaselineItem
-    from ldn_derm.knowledge import KnowledgeBase
     from ldn_derm.patient import PatientProfile
     from ldn_derm.pkpd.simulate import SimulationResult
     from ldn_derm.regimen.prescription import Prescription
@@ -31,8 +31,6 @@ CANDIDACY = {
         "caution",
     ),
 }
-
-PROVENANCE = views.PROVENANCE
 
 
 # ---------------------------------------------------------------- patient banner
@@ -176,7 +174,7 @@ def assessment_dict(a: Assessment) -> dict[str, Any]:
         {
             "id": i.condition,
             "name": i.name,
-            "summary": views.condition_summary(kb, i.condition)["summary"],
+            "summary": condition_summary(kb, i.condition)["summary"],
         }
         for i in a.indications
         if i.condition in kb.conditions
@@ -200,7 +198,7 @@ def assessment_dict(a: Assessment) -> dict[str, Any]:
         *(r for c in a.comparators for b in c.baseline for r in b.references),
     ]
     data["references"] = [
-        views.reference_dict(kb.references[r]) for r in dict.fromkeys(cited) if r in kb.references
+        reference_dict(kb.references[r]) for r in dict.fromkeys(cited) if r in kb.references
     ]
     return data
 
@@ -325,9 +323,7 @@ def monitoring_view(rx: Prescription) -> dict[str, Any]:
         "outcome_measures": [{"measure": m, "studies": list(s)} for m, s in plan.outcome_measures],
         "response_times": times,
         "numbers": numbers,
-        "references": [
-            views.reference_dict(kb.references[r]) for r in numbers if r in kb.references
-        ],
+        "references": [reference_dict(kb.references[r]) for r in numbers if r in kb.references],
     }
 
 
@@ -468,8 +464,8 @@ def monograph_view(kb: KnowledgeBase) -> dict[str, Any]:
             sections.append({"id": section.id, "title": section.title, "statements": items})
         questions.append({"id": q.id, "question": q.question, "sections": sections})
     conditions = []
-    for cid in views.conditions_with_evidence():
-        summary = views.condition_summary(kb, cid)
+    for cid in conditions_with_evidence():
+        summary = condition_summary(kb, cid)
         summary["refs"] = cite(kb.summarize(cid).references)
         conditions.append(summary)
     options = []
@@ -484,7 +480,7 @@ def monograph_view(kb: KnowledgeBase) -> dict[str, Any]:
                 {"text": b.text, "refs": cite(b.references), "caveat": b.caveat}
             )
         options.append({"name": label, "kind": kind, "rows": rows})
-    references = [views.reference_dict(kb.references[r]) for r in numbers if r in kb.references]
+    references = [reference_dict(kb.references[r]) for r in numbers if r in kb.references]
     return {
         "questions": questions,
         "conditions": conditions,
@@ -493,4 +489,89 @@ def monograph_view(kb: KnowledgeBase) -> dict[str, Any]:
         "references": references,
         "low_dose": kb.drug.canonical_low_dose.label(),
         "standard_dose": kb.drug.standard_dose.label(),
+    }
+
+
+# ---------------------------------------------------------------- knowledge-base records
+
+
+def reference_text(ref: Reference) -> str:
+    """Vancouver-like one-line citation; the link is shown beside it, so no PMID or DOI."""
+    return ref.vancouver(include_doi=False, include_pmid=False) + "."
+
+
+def reference_link(ref: Reference) -> str | None:
+    return ref.link()
+
+
+def reference_dict(ref: Reference) -> dict[str, Any]:
+    data: dict[str, Any] = as_data(ref)
+    data["text"] = reference_text(ref)
+    data["link"] = reference_link(ref)
+    data["provenance"] = PROVENANCE.get(ref.certainty.value, ref.certainty.value)
+    return data
+
+
+def evidence_dict(kb: KnowledgeBase, e: EvidenceEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "condition": e.condition,
+        "study": e.study,
+        "design": e.design.value,
+        "n": e.n,
+        "dose": e.dose.label() if e.dose else None,
+        "dose_low_mg_per_day": e.dose.low if e.dose else None,
+        "dose_high_mg_per_day": e.dose.high if e.dose else None,
+        "dose_class": kb.dose_class(e),
+        "dose_note": e.dose_note,
+        "duration": e.duration,
+        "outcome": e.outcome.value,
+        "effect": e.effect,
+        "measures": list(e.measures),
+        "time_to_response": e.time_to_response,
+        "adverse_events": e.adverse_events,
+        "add_on_to": e.add_on_to,
+        "conflicts": e.conflicts,
+        "certainty": e.certainty.value,
+        "references": list(e.refs),
+    }
+
+
+def condition_summary(kb: KnowledgeBase, condition_id: str) -> dict[str, Any]:
+    s = kb.summarize(condition_id)
+    c = s.condition
+    return {
+        "id": c.id,
+        "name": c.name,
+        "group": c.group,
+        "icd10cm": [x.code for x in c.icd10cm],
+        "snomed": [x.code for x in c.snomed],
+        "studies": s.studies,
+        "improved": s.positive,
+        "improved_low_dose": s.positive_possibly_low,
+        "improved_higher_dose_only": s.positive_higher_dose,
+        "mixed_or_no_benefit": s.negative_or_mixed,
+        "negative_controlled_low_dose": list(s.negative_controlled_low),
+        "low_dose_studies": s.low_dose_studies,
+        "doses": s.doses_mg_per_day,
+        "summary": s.line(),
+        "note": c.note,
+    }
+
+
+@lru_cache(maxsize=1)
+def conditions_with_evidence() -> tuple[str, ...]:
+    kb = get_knowledge()
+    return tuple(cid for cid in kb.conditions if kb.evidence_for(cid))
+
+
+def evidence_page(kb: KnowledgeBase, condition_id: str) -> dict[str, Any]:
+    entries = kb.evidence_for(condition_id)
+    ref_ids = sorted({r for e in entries for r in e.refs})
+    return {
+        "condition": condition_summary(kb, condition_id),
+        "evidence": [evidence_dict(kb, e) for e in entries],
+        "references": [reference_dict(kb.references[r]) for r in ref_ids],
+        "low_dose": kb.drug.canonical_low_dose.label(),
+        "low_dose_high": kb.drug.canonical_low_dose.high,
     }

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from ldn_derm import __version__
 from ldn_derm.knowledge import get_knowledge
-from ldn_derm.web import actions, presenters, views
+from ldn_derm.web import actions, presenters
 from ldn_derm.web.api.schemas import (
     AssessIn,
     ConditionOut,
@@ -94,8 +94,8 @@ def version() -> dict[str, str]:
 )
 def conditions(with_evidence: bool = Query(False, description="Only those with studies")) -> Any:
     kb = get_knowledge()
-    ids = views.conditions_with_evidence() if with_evidence else tuple(kb.conditions)
-    return [views.condition_summary(kb, cid) for cid in ids]
+    ids = presenters.conditions_with_evidence() if with_evidence else tuple(kb.conditions)
+    return [presenters.condition_summary(kb, cid) for cid in ids]
 
 
 @router.get(
@@ -111,8 +111,8 @@ def evidence(
     ),
 ) -> Any:
     kb = get_knowledge()
-    ids = [kb.find_condition(condition).id] if condition else views.conditions_with_evidence()
-    return [views.evidence_dict(kb, e) for cid in ids for e in kb.evidence_for(cid)]
+    ids = [kb.find_condition(condition).id] if condition else presenters.conditions_with_evidence()
+    return [presenters.evidence_dict(kb, e) for cid in ids for e in kb.evidence_for(cid)]
 
 
 @router.get(
@@ -124,13 +124,13 @@ def evidence(
 )
 def evidence_for(condition: str) -> Any:
     kb = get_knowledge()
-    return views.evidence_page(kb, kb.find_condition(condition).id)
+    return presenters.evidence_page(kb, kb.find_condition(condition).id)
 
 
 @router.get("/references", tags=["evidence"], response_model=list[ReferenceOut])
 def references() -> Any:
     kb = get_knowledge()
-    return [views.reference_dict(r) for r in kb.references.values()]
+    return [presenters.reference_dict(r) for r in kb.references.values()]
 
 
 @router.get(
@@ -140,7 +140,7 @@ def reference(ref_id: str) -> Any:
     kb = get_knowledge()
     if ref_id not in kb.references:
         raise HTTPException(404, f"There is no reference '{ref_id}'.")
-    return views.reference_dict(kb.references[ref_id])
+    return presenters.reference_dict(kb.references[ref_id])
 
 
 @router.get("/drug", tags=["evidence"], summary="The LDN monograph, every statement cited")

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ldn_derm.knowledge import get_knowledge
-from ldn_derm.web import views
+from ldn_derm.web import presenters
 from ldn_derm.web.cds import findings as cds_findings
 from ldn_derm.web.cds.services import ServiceDef
 from ldn_derm.web.settings import Settings
@@ -121,8 +121,8 @@ def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
 @lru_cache(maxsize=512)
 def _reference_line(ref_id: str) -> str:
     ref = get_knowledge().references[ref_id]
-    link = views.reference_link(ref)
-    return f"- {views.reference_text(ref)}" + (f" <{link}>" if link else "")
+    link = presenters.reference_link(ref)
+    return f"- {presenters.reference_text(ref)}" + (f" <{link}>" if link else "")
 
 
 @lru_cache(maxsize=512)
@@ -133,7 +133,7 @@ def _source_label_and_link(first_ref: str | None) -> tuple[str, str | None]:
     if first_ref is None:
         return label, None
     ref = kb.references[first_ref]
-    return f"{label}: {ref.short()}", views.reference_link(ref)
+    return f"{label}: {ref.short()}", presenters.reference_link(ref)
 
 
 def render_card(finding: dict[str, Any], settings: Settings) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from starlette.responses import Response
 
 from ldn_derm.errors import LdnError
 from ldn_derm.knowledge import get_knowledge
-from ldn_derm.web import presenters, views
+from ldn_derm.knowledge.models import PROVENANCE
+from ldn_derm.web import presenters
 from ldn_derm.web.pages.common import render
 from ldn_derm.web.problems import PROBLEM_TYPES, problem_dict
 
@@ -17,7 +18,9 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 def home(request: Request) -> Response:
     kb = get_knowledge()
-    conditions = [views.condition_summary(kb, c) for c in views.conditions_with_evidence()]
+    conditions = [
+        presenters.condition_summary(kb, c) for c in presenters.conditions_with_evidence()
+    ]
     from ldn_derm.knowledge.monograph import QUESTIONS
 
     questions = [(qid, text) for qid, text, _ in QUESTIONS]
@@ -33,7 +36,9 @@ def monograph(request: Request) -> Response:
 @router.get("/evidence")
 def evidence_index(request: Request) -> Response:
     kb = get_knowledge()
-    conditions = [views.condition_summary(kb, c) for c in views.conditions_with_evidence()]
+    conditions = [
+        presenters.condition_summary(kb, c) for c in presenters.conditions_with_evidence()
+    ]
     return render(request, "evidence_index.html", conditions=conditions, active="evidence")
 
 
@@ -50,14 +55,14 @@ def evidence_condition(request: Request, condition: str) -> Response:
             problem=problem_dict(404, "unknown-condition", str(exc)),
             active="evidence",
         )
-    page = views.evidence_page(kb, cond.id)
+    page = presenters.evidence_page(kb, cond.id)
     numbers = {r["id"]: i for i, r in enumerate(page["references"], start=1)}
     return render(
         request,
         "evidence.html",
         page=page,
         numbers=numbers,
-        provenance=presenters.PROVENANCE,
+        provenance=PROVENANCE,
         active="evidence",
     )
 
@@ -66,12 +71,10 @@ def evidence_condition(request: Request, condition: str) -> Response:
 def references(request: Request) -> Response:
     kb = get_knowledge()
     refs = sorted(
-        (views.reference_dict(r) for r in kb.references.values()),
+        (presenters.reference_dict(r) for r in kb.references.values()),
         key=lambda r: (r["authors"] or r["title"]).lower(),
     )
-    return render(
-        request, "references.html", refs=refs, provenance=presenters.PROVENANCE, active="references"
-    )
+    return render(request, "references.html", refs=refs, provenance=PROVENANCE, active="references")
 
 
 @router.get("/problems")

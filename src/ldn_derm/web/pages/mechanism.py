@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ldn_derm.errors import LdnError
 from ldn_derm.knowledge import get_knowledge
-from ldn_derm.web import presenters, views
+from ldn_derm.web import presenters
 from ldn_derm.web.pages.assess import split_list
 from ldn_derm.web.pages.common import (
     error_problem,
@@ -28,7 +28,7 @@ def _mechanism_sources() -> dict[str, Any]:
     blockade = kb.pkpd.statement("blockade-outlasts-plasma")  # what the default model is fitted to
     measured = kb.pkpd.statement("occupancy-measured")
     ids = list(dict.fromkeys([*blockade.refs, *measured.refs]))
-    refs = [views.reference_dict(kb.references[r]) for r in ids]
+    refs = [presenters.reference_dict(kb.references[r]) for r in ids]
     return {
         "blockade": blockade,
         "measured": measured,

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from ldn_derm.errors import LdnError
 from ldn_derm.knowledge import get_knowledge
 from ldn_derm.regimen.prescription import Prescription
-from ldn_derm.web import actions, presenters, views
+from ldn_derm.web import actions, presenters
 from ldn_derm.web.pages import carry
 from ldn_derm.web.pages.assess import short_name
 from ldn_derm.web.pages.common import error_problem, form_values, render, validation_problem
@@ -46,7 +46,7 @@ OVERRIDE_PREFIX = "override_"
 def prescribe_choices() -> dict[str, Any]:
     kb = get_knowledge()
     return {
-        "conditions": [kb.conditions[c] for c in views.conditions_with_evidence()],
+        "conditions": [kb.conditions[c] for c in presenters.conditions_with_evidence()],
         "presets": list(kb.protocols.protocols),
         "low_dose": kb.drug.canonical_low_dose.label(),
         "override_options": [
