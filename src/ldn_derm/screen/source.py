@@ -85,6 +85,30 @@ def read_lines(file: ExportFile) -> Iterator[tuple[int, bytes]]:
                 yield number, stripped
 
 
+BLOCK_BYTES = 4 * 1024 * 1024
+
+
+def read_blocks(file: ExportFile, size: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """The file in blocks of about `size` bytes, each cut just after a newline (the last one may
+    end without one): whole lines, for callers that work on many lines at once. A line longer
+    than `size` makes its block longer, never splits."""
+    with _open(file) as handle:
+        rest = b""
+        while True:
+            chunk = handle.read(size)
+            if not chunk:
+                break
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                rest += chunk
+                continue
+            block = rest + chunk[: cut + 1] if rest else chunk[: cut + 1]
+            rest = chunk[cut + 1 :]
+            yield block
+        if rest:
+            yield rest
+
+
 def _open(file: ExportFile) -> IO[bytes]:
     if "://" not in file.url:
         if file.compressed:
