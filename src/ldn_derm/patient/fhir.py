@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from typing import NamedTuple
 
 from ldn_derm.errors import PatientDataError
 from ldn_derm.knowledge import KnowledgeBase, get_knowledge
@@ -147,8 +149,7 @@ def profile_from_resources(
 # ====================================================================== plumbing
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
+class _Item(NamedTuple):
     resource: Resource
     full_url: str | None
 
@@ -215,14 +216,18 @@ def _ref_of(resource: Resource, index: int) -> str:
     return f"{kind}/{ident}"
 
 
-def _reference_keys(reference: str) -> set[str]:
-    """Forms under which a reference may name a resource: 'Type/id', urn, absolute URL."""
+_TYPED_REFERENCE = re.compile(r"([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
+
+
+@lru_cache(maxsize=4096)
+def _reference_keys(reference: str) -> frozenset[str]:
+    """Forms under which a reference may name a resource: 'Type/id', urn, absolute URL.
+    (Cached: the resources of one patient all name it the same way.)"""
     ref = reference.strip()
-    keys = {ref}
-    match = re.search(r"([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$", ref)
+    match = _TYPED_REFERENCE.search(ref)
     if match:
-        keys.add(f"{match[1]}/{match[2]}")
-    return keys
+        return frozenset((ref, f"{match[1]}/{match[2]}"))
+    return frozenset((ref,))
 
 
 def _build(
@@ -401,20 +406,52 @@ def _concept(value: JSON, where: str) -> tuple[tuple[Code, ...], list[str]]:
         raise PatientDataError(f"{where} should be a CodeableConcept object")
     codes: list[Code] = []
     texts: list[str] = []
-    text = _str(value, "text", where)
+    text = value.get("text")
+    if text is not None and not isinstance(text, str):
+        raise PatientDataError(f"{where}: 'text' should be text")
     if text:
         texts.append(text)
-    for coding in _list(value, "coding", where):
+    codings = value.get("coding")
+    if codings is None:
+        return (), texts
+    if not isinstance(codings, list):
+        raise PatientDataError(f"{where}: 'coding' should be a list")
+    for coding in codings:
         if not isinstance(coding, dict):
             raise PatientDataError(f"{where}: each coding should be an object")
-        code = _str(coding, "code", where)
-        display = _str(coding, "display", where)
-        system = short_system(_str(coding, "system", where))
+        code = coding.get("code")
+        display = coding.get("display")
+        system = coding.get("system")
+        key = (system, code, display)
+        try:
+            found = _CODES[key]
+        except KeyError:
+            found = _CODES[key] = _coding(code, display, system, where)
+            if len(_CODES) > _CODES_LIMIT:
+                _CODES.clear()
+        except TypeError:  # a list or an object where text belongs: _coding says so
+            found = _coding(code, display, system, where)
         if display:
-            texts.append(display)
-        if code and code.strip():
-            codes.append(Code(system, code.strip()[:64], display))
+            texts.append(display)  # a str: checked by _coding
+        if found is not None:
+            codes.append(found)
     return tuple(codes), texts
+
+
+# (system, code, display) as written -> its Code (None: no usable code). Code is immutable, so
+# one instance serves every coding written the same way; bounded.
+_CODES: dict[tuple[JSON, JSON, JSON], Code | None] = {}
+_CODES_LIMIT = 65536
+
+
+def _coding(code: JSON, display: JSON, system: JSON, where: str) -> Code | None:
+    """One coding's Code (None when it has no code), its fields type-checked."""
+    for name, field_value in (("code", code), ("display", display), ("system", system)):
+        if field_value is not None and not isinstance(field_value, str):
+            raise PatientDataError(f"{where}: '{name}' should be text")
+    if isinstance(code, str) and code.strip():
+        return Code(short_system(system), code.strip()[:64], display)  # type: ignore[arg-type]
+    return None
 
 
 def _status_code(value: JSON, where: str) -> str | None:
