@@ -49,6 +49,7 @@ _SUBJECT = re.compile(_REF_FIELD)
 _MED_REF = re.compile(rb'"medicationReference"\s*:\s*\{[^{}]*?"reference"\s*:\s*"([^"\\]*)"')
 _PLAIN_ID = re.compile(r"[A-Za-z0-9\-.]+")
 _COMPACT_SUBJECT = b'"subject":{"reference":"'
+_COMPACT_SUBJECT_VALUE = re.compile(rb'"subject":\{"reference":"([^"\\]*)"')
 _TYPED_REF = re.compile(r"([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
 
 
@@ -317,7 +318,11 @@ class _Splitter:
     def block(self, block: bytes, before: int, newlines: int) -> None:
         """Every line of `block` (`newlines` newline bytes), whose first line is line
         `before + 1` of the file."""
-        if self.labs is None or not self._observation_block(block, before, newlines, self.labs):
+        if self.labs is not None:
+            done = self._observation_block(block, before, newlines, self.labs)
+        else:
+            done = self.quick and self._plain_block(block, before, newlines)
+        if not done:
             lines = block.split(b"\n")
             if block.endswith(b"\n"):
                 lines.pop()
@@ -372,6 +377,61 @@ class _Splitter:
         self.stats.lines += lines
         self.stats.bytes += size + (0 if ended else 1)
         self.stats.not_used += lines - kept
+        return True
+
+    def _plain_block(self, block: bytes, before: int, newlines: int) -> bool:
+        """A block routed in one pass of a regular expression for the compact subject reference,
+        when that is certain to route each line as `line` would: every line has exactly one
+        `"subject"`, written `"subject":{"reference":"...`, and the block has no `"patient"` and
+        no `"contained"`. Returns False (nothing done) for any other block; the caller then
+        goes line by line."""
+        ended = block.endswith(b"\n")
+        lines = newlines + (0 if ended else 1)
+        if block.count(b'"subject"') != lines:
+            return False
+        if b'"patient"' in block or b'"contained"' in block:
+            return False
+        # where each match lies: one per line, in line order, else the block is not plain
+        spans: list[tuple[int, int, bytes]] = []
+        start, size = 0, len(block)
+        for match in _COMPACT_SUBJECT_VALUE.finditer(block):
+            at = match.start()
+            if at < start or block.find(b"\n", start, at) >= 0:
+                return False  # two in one line, or a line without one
+            end = block.find(b"\n", at)
+            if end < 0:
+                end = size
+            spans.append((start, end, match[1]))
+            start = end + 1
+        if len(spans) != lines:
+            return False
+        routes, medication_refs = self.routes, b'"medicationReference"' in block
+        view = memoryview(block)
+        buffered = 0
+        number = before
+        for start, end, reference in spans:
+            number += 1
+            route = routes[reference] if reference in routes else self._route(reference)
+            if route is None or block[start] != 123 or block[end - 1] != 125:  # "{", "}"
+                line = block[start:end].strip()
+                if route is None:
+                    self._parsed(line, number)
+                    continue
+            else:
+                line = view[start:end]  # type: ignore[assignment]
+            part, prefix = route
+            buffer = self._part_buffer(part)
+            buffer += prefix
+            buffer += b"%d\t" % number
+            buffer += line
+            buffer += b"\n"
+            buffered += len(prefix) + end - start + 12
+            if medication_refs and b'"medicationReference"' in line:
+                for med in _MED_REF.findall(line):
+                    self._needs(med.decode(), part)
+        self.shards.buffered += buffered
+        self.stats.lines += lines
+        self.stats.bytes += size + (0 if ended else 1)
         return True
 
     def line(self, line: bytes, number: int) -> None:
