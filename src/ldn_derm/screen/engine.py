@@ -19,7 +19,14 @@ from typing import Any
 import orjson
 
 from ldn_derm.errors import LdnError
-from ldn_derm.screen.partition import MAX_PROBLEMS, Problem, open_scratch, top_level_patient
+from ldn_derm.screen.partition import (
+    MAX_PROBLEMS,
+    Problem,
+    medication_key,
+    open_scratch,
+    patient_key,
+    top_level_patient,
+)
 from ldn_derm.screen.reasons import Options, naltrexone_products, problem_finding
 
 Row = dict[str, Any]
@@ -60,27 +67,36 @@ def _origin(text: bytes) -> tuple[int, int]:
     return int(file_index), int(line)
 
 
-Origin = tuple[int, int]  # (file index, line number)
-Records = dict[str, list[tuple[Origin, bytes, bytes]]]
+Origin = bytes  # b"file-index:line", zero-padded (see partition.py): sorts in export order
+Records = dict[bytes, list[tuple[Origin, bytes, bytes]]]
 
 
 def _read_partition(scratch: str, part: int) -> tuple[Records, dict[str, tuple[Origin, bytes]]]:
+    """The partition's rows grouped per patient key (bytes), each patient's rows in export
+    order (the split tasks' shard files are read in file order, each written in line order),
+    and the Medications joined to it."""
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(scratch)
     folder = f"{root}/parts/p{part:04d}"
-    patients: dict[str, list[tuple[tuple[int, int], bytes, bytes]]] = {}
-    medications: dict[str, tuple[tuple[int, int], bytes]] = {}
+    patients: Records = {}
+    medications: dict[str, tuple[Origin, bytes]] = {}
     if not fs.exists(folder):
         return patients, medications
     for path in sorted(fs.glob(f"{folder}/*.tsv")):
         with open_scratch(fs, path, "rb") as handle:
-            for row in handle:
-                kind, key, origin, raw = row.rstrip(b"\n").split(b"\t", 3)
-                if kind == b"M":
-                    medications[key.decode()] = (_origin(origin), raw)
+            rows = handle.read().split(b"\n")
+        rows.pop()  # after the last newline
+        for row in rows:
+            kind, key, origin, raw = row.split(b"\t", 3)
+            if kind == b"M":
+                medications[key.decode()] = (origin, raw)
+            else:
+                found = patients.get(key)
+                if found is None:
+                    patients[key] = [(origin, kind, raw)]
                 else:
-                    patients.setdefault(key.decode(), []).append((_origin(origin), kind, raw))
+                    found.append((origin, kind, raw))
     return patients, medications
 
 
@@ -88,36 +104,46 @@ def screen_partition(
     part: int, scratch: str, as_of: date, file_names: list[str], options: Options
 ) -> PartitionStats:
     """Stage C for one partition: assess each patient, write its rows to rows/pNNNN.jsonl."""
+    import gc
+
     import fsspec
 
     from ldn_derm.knowledge import get_knowledge
 
     kb = get_knowledge()
     stats = PartitionStats()
-    patients, medications = _read_partition(scratch, part)
-    parsed_meds: dict[str, tuple[tuple[int, int], Any]] = {}
-    for ident, (origin, raw) in medications.items():
-        try:
-            parsed_meds[ident] = (origin, orjson.loads(raw))
-        except orjson.JSONDecodeError:
-            continue  # stage A parsed it once already; it cannot fail here
-    fs, root = fsspec.core.url_to_fs(scratch)
-    fs.makedirs(f"{root}/rows", exist_ok=True)
-    with fs.open(f"{root}/rows/p{part:04d}.jsonl", "wb") as out:
-        for key in sorted(patients):
-            rows = _screen_patient(
-                key, patients[key], parsed_meds, as_of, file_names, options, kb, stats
-            )
-            for row in rows:
-                out.write(orjson.dumps(row) + b"\n")
-            stats.rows += len(rows)
+    # Parsing allocates many short-lived containers: the collector's youngest generation runs
+    # less often meanwhile (restored after); the knowledge base is not scanned (gc.freeze in
+    # screen_export).
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], 50_000), threshold[1], threshold[2])
+    try:
+        patients, medications = _read_partition(scratch, part)
+        parsed_meds: dict[str, tuple[Origin, Any]] = {}
+        for ident, (origin, raw) in medications.items():
+            try:
+                parsed_meds[ident] = (origin, orjson.loads(raw))
+            except orjson.JSONDecodeError:
+                continue  # stage A parsed it once already; it cannot fail here
+        fs, root = fsspec.core.url_to_fs(scratch)
+        fs.makedirs(f"{root}/rows", exist_ok=True)
+        with fs.open(f"{root}/rows/p{part:04d}.jsonl", "wb") as out:
+            for key in sorted(patients):  # bytes sort as their UTF-8 text: in patient id order
+                rows = _screen_patient(
+                    key.decode(), patients[key], parsed_meds, as_of, file_names, options, kb, stats
+                )
+                if rows:
+                    out.write(b"".join([orjson.dumps(row) + b"\n" for row in rows]))
+                stats.rows += len(rows)
+    finally:
+        gc.set_threshold(*threshold)
     return stats
 
 
 def _screen_patient(
     key: str,
-    records: list[tuple[tuple[int, int], bytes, bytes]],
-    medications: dict[str, tuple[tuple[int, int], Any]],
+    records: list[tuple[Origin, bytes, bytes]],
+    medications: dict[str, tuple[Origin, Any]],
     as_of: date,
     file_names: list[str],
     options: Options,
@@ -129,39 +155,47 @@ def _screen_patient(
     from ldn_derm.patient import profile_from_resources
     from ldn_derm.screen.reasons import screening_findings
 
-    records.sort(key=lambda r: r[0])
-    resources: list[tuple[tuple[int, int], Any]] = []
+    records.sort()  # already in export order (see _read_partition): one cheap pass
+    resources: list[tuple[Origin, Any]] = []
     encounters: list[bytes] = []
     bad: list[str] = []
-    has_patient = False
+    has_patient = joined = False
+    expected = f"Patient/{key}"
+    plain = patient_key(expected) == key  # then the reference 'Patient/<key>' names this patient
     for origin, kind, raw in records:
         if kind == b"E":
             encounters.append(raw)
             continue
-        where = f"{file_names[origin[0]]}:{origin[1]}"
         try:
             resource = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            _problem(stats, where, f"not valid JSON ({exc})")
-            bad.append(where)
+            bad.append(_problem(stats, file_names, origin, f"not valid JSON ({exc})"))
             continue
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            _problem(stats, where, "not a FHIR resource (no resourceType)")
-            bad.append(where)
+            bad.append(_problem(stats, file_names, origin, "not a FHIR resource (no resourceType)"))
             continue
-        if top_level_patient(resource) != key:  # the quick scan was misled: never guess
-            _problem(stats, where, "names its patient only inside a nested element; left out")
-            bad.append(where)
+        subject = resource.get("subject")
+        if (
+            not (  # the usual case, without top_level_patient: a plain subject reference
+                plain
+                and kind == b"R"
+                and type(subject) is dict
+                and subject.get("reference") == expected
+                and resource["resourceType"] != "Patient"
+            )
+            and top_level_patient(resource) != key
+        ):  # the quick scan was misled: never guess
+            message = "names its patient only inside a nested element; left out"
+            bad.append(_problem(stats, file_names, origin, message))
             continue
         has_patient = has_patient or kind == b"P"
         resources.append((origin, resource))
         reference = resource.get("medicationReference")
         if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
-            from ldn_derm.screen.partition import medication_key
-
             med = medication_key(reference["reference"])
             if med is not None and med in medications:
                 resources.append(medications[med])
+                joined = True
     if not has_patient:
         stats.orphan_patients += 1
         stats.orphan_resources += len(records)
@@ -170,8 +204,11 @@ def _screen_patient(
         return []
 
     stats.patients += 1
-    unique = {id(r): (o, r) for o, r in resources}  # a Medication shared by several orders
-    ordered = [r for _, r in sorted(unique.values(), key=lambda item: item[0])]
+    if joined:  # a Medication shared by several orders once, everything in export order
+        unique = {id(r): (o, r) for o, r in resources}
+        ordered = [r for _, r in sorted(unique.values(), key=_first)]
+    else:
+        ordered = [r for _, r in resources]
     try:
         profile = profile_from_resources(ordered, as_of=as_of, kb=kb, source="fhir-bulk")
         assessment = assess(profile, kb, comparators=False)
@@ -215,11 +252,17 @@ def _screen_patient(
     return rows
 
 
-def _problem(stats: PartitionStats, where: str, message: str) -> None:
+def _problem(stats: PartitionStats, file_names: list[str], origin: Origin, message: str) -> str:
+    """Count and list (the first MAX_PROBLEMS) a problem line; returns its 'file:line'."""
+    file_index, line = _origin(origin)
     stats.malformed += 1
     if len(stats.problems) < MAX_PROBLEMS:
-        name, _, line = where.rpartition(":")
-        stats.problems.append(Problem(name, int(line), message[:200]))
+        stats.problems.append(Problem(file_names[file_index], line, message[:200]))
+    return f"{file_names[file_index]}:{line}"
+
+
+def _first(item: tuple[Origin, Any]) -> Origin:
+    return item[0]
 
 
 def _encounter_dates(raws: list[bytes]) -> list[date]:

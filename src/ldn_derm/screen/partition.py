@@ -19,7 +19,8 @@ counts it and leaves it out. Every other Observation goes to the core as usual.
 Memory: a task holds one line at a time (A), one bucket of Medications (B), or one partition (C).
 Scratch files live under a private folder (owner-only) and are removed by the caller.
 
-Shard line format (tab-separated, JSON last so it may hold anything):
+Shard line format (tab-separated, JSON last so it may hold anything; the origin
+``file-index:line`` is written zero-padded, ``000003:0000001234``, so that origins sort as bytes):
 ``P|R|E<TAB>patient-key<TAB>file-index:line<TAB>json`` in partitions,
 ``M<TAB>medication-id<TAB>file-index:line<TAB>json`` in partitions (joined Medications),
 ``D<TAB>medication-id<TAB>file-index:line<TAB>json`` and ``N<TAB>medication-id<TAB>partition``
@@ -303,7 +304,7 @@ class _Splitter:
         self.stats = SplitStats()
         self.quick = file.resource_type not in ("Patient", "Medication")
         self.kind = b"E" if file.resource_type == "Encounter" else b"R"
-        self.origin = b"%d:" % file.index
+        self.origin = b"%06d:" % file.index  # origins are fixed-width: they sort as bytes
         # subject reference as written -> (partition, row prefix "kind<TAB>key<TAB>file:"),
         # or None when it names no Patient; cleared when large (bounded memory)
         self.routes: dict[bytes, tuple[int, bytes] | None] = {}
@@ -422,7 +423,7 @@ class _Splitter:
             part, prefix = route
             buffer = self._part_buffer(part)
             buffer += prefix
-            buffer += b"%d\t" % number
+            buffer += b"%010d\t" % number
             buffer += line
             buffer += b"\n"
             buffered += len(prefix) + end - start + 12
@@ -445,7 +446,7 @@ class _Splitter:
                 )
                 if route is not None:
                     part, prefix = route
-                    row = b"%s%d\t%s\n" % (prefix, number, line)
+                    row = b"%s%010d\t%s\n" % (prefix, number, line)
                     self._part_buffer(part).extend(row)
                     self.shards.buffered += len(row)
                     if b'"medicationReference"' in line:
@@ -489,7 +490,7 @@ class _Splitter:
         if kind_name not in READ_TYPES:
             stats.not_used += 1
             return
-        origin = self.origin + b"%d" % number
+        origin = self.origin + b"%010d" % number
         if kind_name == "Medication":
             ident = resource.get("id")
             if not isinstance(ident, str) or not ident:
