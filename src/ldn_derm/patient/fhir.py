@@ -142,7 +142,15 @@ def profile_from_resources(
     source: str = "fhir-resources",
 ) -> PatientProfile:
     """A profile from loose resource dicts (one of them the Patient)."""
-    items = [_Item(_resource(r, f"resource #{i}"), None) for i, r in enumerate(resources, 1)]
+    items: list[_Item] = []
+    for i, r in enumerate(resources, 1):
+        if (
+            type(r) is not dict
+            or not isinstance(r.get("resourceType"), str)
+            or not r["resourceType"]
+        ):
+            r = _resource(r, f"resource #{i}")  # raises, unless a dict subclass passes
+        items.append(_Item(r, None))
     return _build(items, as_of, kb, source, patient_id)
 
 
@@ -398,27 +406,28 @@ def _number(resource: Mapping[str, JSON], key: str, where: str) -> float | None:
     return float(value)
 
 
-def _concept(value: JSON, where: str) -> tuple[tuple[Code, ...], list[str]]:
-    """A CodeableConcept -> (codes, texts to match: text first, then each display)."""
+def _concept(value: JSON, where: str, field: str = "") -> tuple[tuple[Code, ...], list[str]]:
+    """A CodeableConcept -> (codes, texts to match: text first, then each display). Errors name
+    `where + field` (two parts, joined only when there is an error to report)."""
     if value is None:
         return (), []
     if not isinstance(value, dict):
-        raise PatientDataError(f"{where} should be a CodeableConcept object")
+        raise PatientDataError(f"{where}{field} should be a CodeableConcept object")
     codes: list[Code] = []
     texts: list[str] = []
     text = value.get("text")
     if text is not None and not isinstance(text, str):
-        raise PatientDataError(f"{where}: 'text' should be text")
+        raise PatientDataError(f"{where}{field}: 'text' should be text")
     if text:
         texts.append(text)
     codings = value.get("coding")
     if codings is None:
         return (), texts
     if not isinstance(codings, list):
-        raise PatientDataError(f"{where}: 'coding' should be a list")
+        raise PatientDataError(f"{where}{field}: 'coding' should be a list")
     for coding in codings:
         if not isinstance(coding, dict):
-            raise PatientDataError(f"{where}: each coding should be an object")
+            raise PatientDataError(f"{where}{field}: each coding should be an object")
         code = coding.get("code")
         display = coding.get("display")
         system = coding.get("system")
@@ -426,11 +435,11 @@ def _concept(value: JSON, where: str) -> tuple[tuple[Code, ...], list[str]]:
         try:
             found = _CODES[key]
         except KeyError:
-            found = _CODES[key] = _coding(code, display, system, where)
+            found = _CODES[key] = _coding(code, display, system, where + field)
             if len(_CODES) > _CODES_LIMIT:
                 _CODES.clear()
         except TypeError:  # a list or an object where text belongs: _coding says so
-            found = _coding(code, display, system, where)
+            found = _coding(code, display, system, where + field)
         if display:
             texts.append(display)  # a str: checked by _coding
         if found is not None:
@@ -454,23 +463,24 @@ def _coding(code: JSON, display: JSON, system: JSON, where: str) -> Code | None:
     return None
 
 
-def _status_code(value: JSON, where: str) -> str | None:
+def _status_code(value: JSON, where: str, field: str = "") -> str | None:
     """The code of a status CodeableConcept (clinicalStatus, verificationStatus)."""
-    codes, _ = _concept(value, where)
+    codes, _ = _concept(value, where, field)
     return codes[0].code.lower() if codes else None
 
 
-def _date(value: JSON, where: str, *, end: bool = False) -> date | None:
-    return None if value is None else parse_fhir_date(value, where, end=end)
+def _date(value: JSON, where: str, field: str = "", *, end: bool = False) -> date | None:
+    return None if value is None else parse_fhir_date(value, where, end=end, field=field)
 
 
-def _period(value: JSON, where: str) -> tuple[date | None, date | None]:
+def _period(value: JSON, where: str, field: str = "") -> tuple[date | None, date | None]:
     if value is None:
         return None, None
+    where += field
     if not isinstance(value, dict):
         raise PatientDataError(f"{where} should be a Period object")
-    start = _date(value.get("start"), f"{where}.start")
-    end = _date(value.get("end"), f"{where}.end", end=True)
+    start = _date(value.get("start"), where, ".start")
+    end = _date(value.get("end"), where, ".end", end=True)
     return start, end
 
 
@@ -506,10 +516,12 @@ class _Reader:
             target = _obj(resource, key, ref)
             if target is None:
                 continue
-            reference = _str(target, "reference", f"{ref} {key}")
+            reference = target.get("reference")
             if reference is None:
                 return True
-            return bool(_reference_keys(reference) & patient_keys)
+            if not isinstance(reference, str):
+                raise PatientDataError(f"{ref} {key}: 'reference' should be text")
+            return not _reference_keys(reference).isdisjoint(patient_keys)
         return True
 
     def read(self, resource: Resource, ref: str) -> None:
@@ -525,20 +537,20 @@ class _Reader:
 
     # ------------------------------------------------------------ Condition
     def condition(self, res: Resource, ref: str) -> None:
-        verification = _status_code(res.get("verificationStatus"), f"{ref} verificationStatus")
+        verification = _status_code(res.get("verificationStatus"), ref, " verificationStatus")
         if verification in _IGNORED_VERIFICATION:
             self.counts.ignored_status += 1
             return
-        clinical = _status_code(res.get("clinicalStatus"), f"{ref} clinicalStatus")
+        clinical = _status_code(res.get("clinicalStatus"), ref, " clinicalStatus")
         if clinical is not None and clinical not in _ACTIVE_CLINICAL | _INACTIVE_CLINICAL:
             raise PatientDataError(f"{ref}: clinicalStatus '{clinical}' is not a FHIR status")
-        onset = _date(res.get("onsetDateTime"), f"{ref} onsetDateTime")
+        onset = _date(res.get("onsetDateTime"), ref, " onsetDateTime")
         if onset is None:
-            onset = _period(res.get("onsetPeriod"), f"{ref} onsetPeriod")[0]
-        recorded = _date(res.get("recordedDate"), f"{ref} recordedDate")
-        abated = _date(res.get("abatementDateTime"), f"{ref} abatementDateTime", end=True)
+            onset = _period(res.get("onsetPeriod"), ref, " onsetPeriod")[0]
+        recorded = _date(res.get("recordedDate"), ref, " recordedDate")
+        abated = _date(res.get("abatementDateTime"), ref, " abatementDateTime", end=True)
         if abated is None:
-            abated = _period(res.get("abatementPeriod"), f"{ref} abatementPeriod")[1]
+            abated = _period(res.get("abatementPeriod"), ref, " abatementPeriod")[1]
         began = onset or recorded
         if began is not None and began > self.as_of:
             self.counts.future += 1
@@ -549,7 +561,7 @@ class _Reader:
             active = clinical in _ACTIVE_CLINICAL
         else:
             active = res.get("abatementString") is None and res.get("abatementBoolean") is not True
-        codes, texts = _concept(res.get("code"), f"{ref} code")
+        codes, texts = _concept(res.get("code"), ref, " code")
         match = self.m.match_condition(codes, texts)
         fact = ConditionFact(
             ref=ref,
@@ -640,7 +652,7 @@ class _Reader:
     def _medication_concept(self, res: Resource, ref: str) -> tuple[tuple[Code, ...], list[str]]:
         concept = res.get("medicationCodeableConcept")
         if concept is not None:
-            return _concept(concept, f"{ref} medicationCodeableConcept")
+            return _concept(concept, ref, " medicationCodeableConcept")
         target = _obj(res, "medicationReference", ref)
         if target is None:
             return (), []
@@ -667,7 +679,7 @@ class _Reader:
         self, medication: Resource, ref: str, display: str | None
     ) -> tuple[tuple[Code, ...], list[str]]:
         where = f"{ref} medication"
-        codes, texts = _concept(medication.get("code"), f"{where} code")
+        codes, texts = _concept(medication.get("code"), where, " code")
         all_codes = list(codes)
         all_texts = list(texts)
         parts: list[str] = []
@@ -675,7 +687,7 @@ class _Reader:
             if not isinstance(ingredient, dict):
                 raise PatientDataError(f"{where}: each ingredient should be an object")
             item_codes, item_texts = _concept(
-                ingredient.get("itemCodeableConcept"), f"{where} ingredient"
+                ingredient.get("itemCodeableConcept"), where, " ingredient"
             )
             all_codes.extend(item_codes)
             if item_texts:
@@ -693,10 +705,10 @@ class _Reader:
         start: date | None = None
         end: date | None = None
         if kind == "MedicationRequest":
-            start = _date(res.get("authoredOn"), f"{ref} authoredOn")
+            start = _date(res.get("authoredOn"), ref, " authoredOn")
             dispense = _obj(res, "dispenseRequest", ref)
             if dispense is not None:
-                v_start, v_end = _period(dispense.get("validityPeriod"), f"{ref} validityPeriod")
+                v_start, v_end = _period(dispense.get("validityPeriod"), ref, " validityPeriod")
                 start = start or v_start
                 end = v_end
                 supply = _duration_days(dispense.get("expectedSupplyDuration"), ref)
@@ -708,21 +720,21 @@ class _Reader:
                 timing = _obj(dosage, "timing", f"{ref} dosageInstruction")
                 repeat = _obj(timing, "repeat", f"{ref} timing") if timing else None
                 if repeat is not None:
-                    b_start, b_end = _period(repeat.get("boundsPeriod"), f"{ref} boundsPeriod")
+                    b_start, b_end = _period(repeat.get("boundsPeriod"), ref, " boundsPeriod")
                     start = start or b_start
                     end = end or b_end
         elif kind in ("MedicationStatement", "MedicationAdministration"):
-            start = _date(res.get("effectiveDateTime"), f"{ref} effectiveDateTime")
+            start = _date(res.get("effectiveDateTime"), ref, " effectiveDateTime")
             if start is not None and kind == "MedicationAdministration":
                 end = start  # a single administration
-            p_start, p_end = _period(res.get("effectivePeriod"), f"{ref} effectivePeriod")
+            p_start, p_end = _period(res.get("effectivePeriod"), ref, " effectivePeriod")
             start = start or p_start
             end = end or p_end
             if start is None and kind == "MedicationStatement":
-                start = _date(res.get("dateAsserted"), f"{ref} dateAsserted")
+                start = _date(res.get("dateAsserted"), ref, " dateAsserted")
         else:  # MedicationDispense
-            start = _date(res.get("whenHandedOver"), f"{ref} whenHandedOver")
-            start = start or _date(res.get("whenPrepared"), f"{ref} whenPrepared")
+            start = _date(res.get("whenHandedOver"), ref, " whenHandedOver")
+            start = start or _date(res.get("whenPrepared"), ref, " whenPrepared")
             supply_obj = _obj(res, "daysSupply", ref)
             days = _number(supply_obj, "value", f"{ref} daysSupply") if supply_obj else None
             if days is not None and start is not None and 0 <= days <= 3650:
@@ -731,13 +743,13 @@ class _Reader:
 
     # ------------------------------------------------------------ AllergyIntolerance
     def allergy(self, res: Resource, ref: str) -> None:
-        verification = _status_code(res.get("verificationStatus"), f"{ref} verificationStatus")
+        verification = _status_code(res.get("verificationStatus"), ref, " verificationStatus")
         if verification in _IGNORED_VERIFICATION:
             self.counts.ignored_status += 1
             return
-        clinical = _status_code(res.get("clinicalStatus"), f"{ref} clinicalStatus")
+        clinical = _status_code(res.get("clinicalStatus"), ref, " clinicalStatus")
         categories = [c for c in _list(res, "category", ref) if isinstance(c, str)]
-        codes, texts = _concept(res.get("code"), f"{ref} code")
+        codes, texts = _concept(res.get("code"), ref, " code")
         match = self.m.match_drug(codes, texts)
         fact = AllergyFact(
             ref=ref,
@@ -759,7 +771,7 @@ class _Reader:
 
     # ------------------------------------------------------------ Observation
     def observation(self, res: Resource, ref: str) -> None:
-        codes, texts = _concept(res.get("code"), f"{ref} code")
+        codes, texts = _concept(res.get("code"), ref, " code")
         lab = self.m.lab_for(codes)
         if lab is None:
             self.counts.unused_observations += 1
@@ -772,13 +784,13 @@ class _Reader:
         if status is not None and status not in _OBSERVATION_USED:
             self.counts.ignored_status += 1
             return
-        effective = _date(res.get("effectiveDateTime"), f"{ref} effectiveDateTime")
+        effective = _date(res.get("effectiveDateTime"), ref, " effectiveDateTime")
         if effective is None:
-            effective = _period(res.get("effectivePeriod"), f"{ref} effectivePeriod")[1]
+            effective = _period(res.get("effectivePeriod"), ref, " effectivePeriod")[1]
         if effective is None:
-            effective = _date(res.get("effectiveInstant"), f"{ref} effectiveInstant")
+            effective = _date(res.get("effectiveInstant"), ref, " effectiveInstant")
         if effective is None:
-            effective = _date(res.get("issued"), f"{ref} issued")
+            effective = _date(res.get("issued"), ref, " issued")
         if effective is not None and effective > self.as_of:
             self.counts.future += 1
             return
@@ -793,7 +805,7 @@ class _Reader:
             )
         coded = res.get("valueCodeableConcept")
         if coded is not None:
-            value_codes, value_texts = _concept(coded, f"{ref} valueCodeableConcept")
+            value_codes, value_texts = _concept(coded, ref, " valueCodeableConcept")
             value_text = _best_text(value_texts, value_codes)
         string_value = _str(res, "valueString", ref)
         if string_value is not None:
@@ -823,7 +835,7 @@ class _Reader:
 
     def _interpretation(self, res: Resource, ref: str, value: float | None) -> str | None:
         for item in _list(res, "interpretation", ref):
-            codes, _ = _concept(item, f"{ref} interpretation")
+            codes, _ = _concept(item, ref, " interpretation")
             for code in codes:
                 upper = code.code.upper()
                 if upper in {"H", "HH", "HU", ">"}:
