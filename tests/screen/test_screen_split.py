@@ -112,3 +112,41 @@ def test_other_resources_in_an_observation_file_are_never_left_out(tmp_path: Pat
     (export / "Observation.000.ndjson").write_bytes(b"\n".join(lines) + b"\n")
     kept, total = _kept_lines(export, tmp_path / "scratch")
     assert total == 3 and kept == {2, 3}
+
+
+def test_medications_referenced_from_plain_lines_are_joined(tmp_path: Path) -> None:
+    """Orders written compactly (the whole-block routing path) that name their medicine by
+    medicationReference get the Medication joined, as `ldn assess` of the Bundle would."""
+    from datetime import date
+
+    from screen_exports import bundle_findings, condition, patient, write_export
+
+    from ldn_derm.screen import screen_export
+
+    as_of = date(2024, 8, 1)
+    medication = {
+        "resourceType": "Medication",
+        "id": "oxy",
+        "code": {"text": "oxycodone 5 MG Oral Tablet"},
+    }
+    orders = [
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"r{n}",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": f"Patient/{pid}"},
+            "medicationReference": {"reference": "Medication/oxy"},
+            "authoredOn": "2024-05-01",
+        }
+        for n, pid in enumerate(["a", "b", "a"])
+    ]
+    people = [patient("a"), patient("b"), condition("c1", "b", "Hailey-Hailey disease")]
+    folder = write_export(tmp_path / "x", [*people, medication, *orders])
+    out = tmp_path / "w.json"
+    screen_export(folder, as_of=as_of, out=out, fmt="json", workers=1)
+    rows = [r for r in orjson.loads(out.read_bytes()) if not r["code"].startswith("screen-")]
+    oracle = bundle_findings(folder, as_of)
+    expected = [(pid, f.code, f.summary) for pid in sorted(oracle) for f in oracle[pid]]
+    assert [(r["patient"], r["code"], r["summary"]) for r in rows] == expected
+    assert {r["patient"] for r in rows if r["code"] == "opioid-use"} == {"a", "b"}

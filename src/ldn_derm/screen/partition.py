@@ -50,7 +50,7 @@ _SUBJECT = re.compile(_REF_FIELD)
 _MED_REF = re.compile(rb'"medicationReference"\s*:\s*\{[^{}]*?"reference"\s*:\s*"([^"\\]*)"')
 _PLAIN_ID = re.compile(r"[A-Za-z0-9\-.]+")
 _COMPACT_SUBJECT = b'"subject":{"reference":"'
-_COMPACT_SUBJECT_VALUE = re.compile(rb'"subject":\{"reference":"([^"\\]*)"')
+_COMPACT_SUBJECT_LINE = re.compile(rb'"subject":\{"reference":"([^"\\]*)"[^\n]*')
 _TYPED_REF = re.compile(r"([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
 
 
@@ -285,6 +285,10 @@ def _may_be_lab(line: bytes, labs: frozenset[bytes]) -> bool:
     return _lab_regex(labs).search(line) is not None
 
 
+_Route = tuple[int, bytearray, bytes]  # partition, its buffer, row prefix
+_UNSEEN: _Route = (-1, bytearray(), b"")  # sentinel: a reference not resolved yet
+
+
 class _Splitter:
     """Stage A's routing of one export file's lines (see `split_file`)."""
 
@@ -305,9 +309,10 @@ class _Splitter:
         self.quick = file.resource_type not in ("Patient", "Medication")
         self.kind = b"E" if file.resource_type == "Encounter" else b"R"
         self.origin = b"%06d:" % file.index  # origins are fixed-width: they sort as bytes
-        # subject reference as written -> (partition, row prefix "kind<TAB>key<TAB>file:"),
+        # subject reference as written -> (partition, its buffer, row prefix
+        # "kind<TAB>key<TAB>file:"),
         # or None when it names no Patient; cleared when large (bounded memory)
-        self.routes: dict[bytes, tuple[int, bytes] | None] = {}
+        self.routes: dict[bytes, _Route | None] = {}
         self.part_buffers: dict[int, bytearray] = {}
 
     def _part_buffer(self, part: int) -> bytearray:
@@ -392,47 +397,46 @@ class _Splitter:
             return False
         if b'"patient"' in block or b'"contained"' in block:
             return False
-        # where each match lies: one per line, in line order, else the block is not plain
+        # Where each match lies. The spans run from one line's start to the end of the line of
+        # the next match; with as many spans as lines and no two matches in one span, each span
+        # is exactly one line, holding exactly one match.
         spans: list[tuple[int, int, bytes]] = []
-        start, size = 0, len(block)
-        for match in _COMPACT_SUBJECT_VALUE.finditer(block):
-            at = match.start()
-            if at < start or block.find(b"\n", start, at) >= 0:
-                return False  # two in one line, or a line without one
-            end = block.find(b"\n", at)
-            if end < 0:
-                end = size
+        start = 0
+        for match in _COMPACT_SUBJECT_LINE.finditer(block):
+            if match.start() < start:
+                return False  # two in one line
+            end = match.end()
             spans.append((start, end, match[1]))
             start = end + 1
         if len(spans) != lines:
             return False
         routes, medication_refs = self.routes, b'"medicationReference"' in block
-        view = memoryview(block)
         buffered = 0
         number = before
         for start, end, reference in spans:
             number += 1
-            route = routes[reference] if reference in routes else self._route(reference)
+            route = routes.get(reference, _UNSEEN)
+            if route is _UNSEEN:
+                route = self._route(reference)
             if route is None or block[start] != 123 or block[end - 1] != 125:  # "{", "}"
                 line = block[start:end].strip()
                 if route is None:
                     self._parsed(line, number)
                     continue
             else:
-                line = view[start:end]  # type: ignore[assignment]
-            part, prefix = route
-            buffer = self._part_buffer(part)
+                line = block[start:end]
+            part, buffer, prefix = route
             buffer += prefix
             buffer += b"%010d\t" % number
             buffer += line
             buffer += b"\n"
-            buffered += len(prefix) + end - start + 12
+            buffered += len(prefix) + len(line) + 12
             if medication_refs and b'"medicationReference"' in line:
                 for med in _MED_REF.findall(line):
                     self._needs(med.decode(), part)
         self.shards.buffered += buffered
         self.stats.lines += lines
-        self.stats.bytes += size + (0 if ended else 1)
+        self.stats.bytes += len(block) + (0 if ended else 1)
         return True
 
     def line(self, line: bytes, number: int) -> None:
@@ -441,13 +445,13 @@ class _Splitter:
             found = _compact_subject(line) or _SUBJECT.findall(line)
             if len(found) == 1:
                 reference = found[0]
-                route = (
-                    self.routes[reference] if reference in self.routes else self._route(reference)
-                )
+                route = self.routes.get(reference, _UNSEEN)
+                if route is _UNSEEN:
+                    route = self._route(reference)
                 if route is not None:
-                    part, prefix = route
+                    part, buffer, prefix = route
                     row = b"%s%010d\t%s\n" % (prefix, number, line)
-                    self._part_buffer(part).extend(row)
+                    buffer += row
                     self.shards.buffered += len(row)
                     if b'"medicationReference"' in line:
                         for med in _MED_REF.findall(line):
@@ -455,16 +459,15 @@ class _Splitter:
                     return
         self._parsed(line, number)
 
-    def _route(self, reference: bytes) -> tuple[int, bytes] | None:
+    def _route(self, reference: bytes) -> _Route | None:
         if len(self.routes) > 100_000:
             self.routes.clear()
         key = patient_key(reference.decode("utf-8", "replace"))
         route = None
         if key is not None:
-            route = (
-                partition_of(key, self.partitions),
-                b"%s\t%s\t%s" % (self.kind, key.encode(), self.origin),
-            )
+            part = partition_of(key, self.partitions)
+            prefix = b"%s\t%s\t%s" % (self.kind, key.encode(), self.origin)
+            route = (part, self._part_buffer(part), prefix)
         self.routes[reference] = route
         return route
 
