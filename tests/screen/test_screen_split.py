@@ -150,3 +150,53 @@ def test_medications_referenced_from_plain_lines_are_joined(tmp_path: Path) -> N
     expected = [(pid, f.code, f.summary) for pid in sorted(oracle) for f in oracle[pid]]
     assert [(r["patient"], r["code"], r["summary"]) for r in rows] == expected
     assert {r["patient"] for r in rows if r["code"] == "opioid-use"} == {"a", "b"}
+
+
+def test_encounters_are_scanned_for_the_patients_that_need_them(tmp_path: Path) -> None:
+    """Stage A leaves plain Encounter lines to the scan after stage C; the worklist is the
+    same as with gzip files (where stage A routes every Encounter), lines that are not plainly
+    Encounters are routed as always, and an unreadable line is still reported."""
+    import gzip
+    import shutil
+    from datetime import date
+
+    from screen_exports import encounter, med_request, patient, write_export
+
+    from ldn_derm.screen import screen_export
+
+    as_of = date(2024, 8, 1)
+    naltrexone = "naltrexone hydrochloride 50 MG Oral Tablet"
+    seen = encounter("e1", "seen", "2024-07-15")
+    population = [
+        patient("seen"),
+        med_request("r1", "seen", naltrexone),
+        patient("lost"),
+        med_request("r2", "lost", naltrexone),
+        encounter("e2", "lost", "2022-06-01"),
+        patient("other"),
+        encounter("e3", "other", "2024-07-01"),
+    ]
+    plain = write_export(tmp_path / "plain", population)
+    opioid = med_request("r3", "other", "oxycodone hydrochloride 5 MG Oral Tablet")
+    with (plain / "Encounter.000.ndjson").open("ab") as extra:
+        extra.write(json.dumps(seen).encode() + b"\n")  # spaced: not a plain block
+        extra.write(orjson.dumps(opioid) + b"\n")  # not an Encounter: routed by stage A
+        extra.write(b"not json\n")
+    packed = tmp_path / "gz"
+    packed.mkdir()
+    for path in plain.iterdir():
+        (packed / (path.name + ".gz")).write_bytes(gzip.compress(path.read_bytes()))
+    results = []
+    for folder in (plain, packed):
+        out = tmp_path / f"{folder.name}.json"
+        result = screen_export(folder, as_of=as_of, out=out, fmt="json", workers=1)
+        results.append((result, orjson.loads(out.read_bytes())))
+        shutil.rmtree(tmp_path / "scratch", ignore_errors=True)
+    (first, rows), (second, rows_gz) = results
+    assert rows == rows_gz
+    assert (first.lines, first.malformed, first.patients) == (second.lines, second.malformed, 3)
+    assert [(p.file, p.line) for p in first.problems] == [("Encounter.000.ndjson", 5)]
+    codes = {(r["patient"], r["code"]) for r in rows}
+    assert ("lost", "screen-no-follow-up") in codes
+    assert ("seen", "screen-no-follow-up") not in codes
+    assert ("other", "opioid-use") in codes

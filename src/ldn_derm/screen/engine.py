@@ -46,6 +46,7 @@ class PartitionStats:
     internal_errors: int = 0
     malformed: int = 0
     problems: list[Problem] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)  # patients waiting for Encounter dates
 
     def merge(self, other: PartitionStats) -> None:
         self.patients += other.patients
@@ -60,6 +61,7 @@ class PartitionStats:
         self.malformed += other.malformed
         room = MAX_PROBLEMS - len(self.problems)
         self.problems.extend(other.problems[: max(room, 0)])
+        self.deferred.extend(other.deferred)
 
 
 def _origin(text: bytes) -> tuple[int, int]:
@@ -71,19 +73,12 @@ Origin = bytes  # b"file-index:line", zero-padded (see partition.py): sorts in e
 Records = dict[bytes, list[tuple[Origin, bytes, bytes]]]
 
 
-def _read_partition(scratch: str, part: int) -> tuple[Records, dict[str, tuple[Origin, bytes]]]:
-    """The partition's rows grouped per patient key (bytes), each patient's rows in export
-    order (the split tasks' shard files are read in file order, each written in line order),
-    and the Medications joined to it."""
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(scratch)
-    folder = f"{root}/parts/p{part:04d}"
+def _read_rows(fs: Any, paths: list[str]) -> tuple[Records, dict[str, tuple[Origin, bytes]]]:
+    """Shard rows grouped per patient key (bytes), each patient's rows in the order read, and
+    the Medication rows by id."""
     patients: Records = {}
     medications: dict[str, tuple[Origin, bytes]] = {}
-    if not fs.exists(folder):
-        return patients, medications
-    for path in sorted(fs.glob(f"{folder}/*.tsv")):
+    for path in paths:
         with open_scratch(fs, path, "rb") as handle:
             rows = handle.read().split(b"\n")
         rows.pop()  # after the last newline
@@ -100,41 +95,114 @@ def _read_partition(scratch: str, part: int) -> tuple[Records, dict[str, tuple[O
     return patients, medications
 
 
+def _shards(fs: Any, folder: str, pattern: str = "*.tsv") -> list[str]:
+    """A folder's shard files in name order (split tasks in export-file order): [] if none."""
+    return sorted(fs.glob(f"{folder}/{pattern}")) if fs.exists(folder) else []
+
+
+def _parse_medications(
+    medications: dict[str, tuple[Origin, bytes]],
+) -> dict[str, tuple[Origin, Any]]:
+    parsed: dict[str, tuple[Origin, Any]] = {}
+    for ident, (origin, raw) in medications.items():
+        try:
+            parsed[ident] = (origin, orjson.loads(raw))
+        except orjson.JSONDecodeError:
+            continue  # stage A parsed it once already; it cannot fail here
+    return parsed
+
+
 def screen_partition(
+    part: int,
+    scratch: str,
+    as_of: date,
+    file_names: list[str],
+    options: Options,
+    defer: bool = False,
+) -> PartitionStats:
+    """Stage C for one partition: assess each patient, write its rows to rows/pNNNN.jsonl.
+
+    With `defer` (stage A left the Encounter files to the encounter scan), a patient with a
+    current naltrexone product, which needs its Encounter dates (follow-up), is set aside: its
+    shard rows are written in deferred/pNNNN.tsv and its key
+    returned in `deferred`; `finish_partition` assesses it once the Encounter files have been
+    scanned for those patients (nothing of it is counted here)."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(scratch)
+    patients, medications = _read_rows(fs, _shards(fs, f"{root}/parts/p{part:04d}"))
+    return _screen_patients(
+        fs, f"{root}/rows/p{part:04d}.jsonl", patients, medications, as_of, file_names, options,
+        defer_to=f"{root}/deferred/p{part:04d}.tsv" if defer else None,
+    )  # fmt: skip
+
+
+def finish_partition(
     part: int, scratch: str, as_of: date, file_names: list[str], options: Options
 ) -> PartitionStats:
-    """Stage C for one partition: assess each patient, write its rows to rows/pNNNN.jsonl."""
-    import gc
-
+    """Stage C for the patients `screen_partition` set aside, with their Encounters (routed by
+    the encounter scan to enc/pNNNN): rows to rows/dNNNN.jsonl."""
     import fsspec
+
+    fs, root = fsspec.core.url_to_fs(scratch)
+    deferred = f"{root}/deferred/p{part:04d}.tsv"
+    if not fs.exists(deferred):
+        return PartitionStats()
+    patients, _ = _read_rows(fs, [deferred])
+    _, medications = _read_rows(fs, _shards(fs, f"{root}/parts/p{part:04d}", "m*.tsv"))
+    encounters, _ = _read_rows(fs, _shards(fs, f"{root}/enc/p{part:04d}"))
+    for key, records in patients.items():
+        records.extend(encounters.get(key, ()))
+    return _screen_patients(
+        fs, f"{root}/rows/d{part:04d}.jsonl", patients, medications, as_of, file_names, options,
+        defer_to=None,
+    )  # fmt: skip
+
+
+def _screen_patients(
+    fs: Any,
+    out_path: str,
+    patients: Records,
+    medications: dict[str, tuple[Origin, bytes]],
+    as_of: date,
+    file_names: list[str],
+    options: Options,
+    defer_to: str | None,
+) -> PartitionStats:
+    import gc
 
     from ldn_derm.knowledge import get_knowledge
 
     kb = get_knowledge()
     stats = PartitionStats()
     # Parsing allocates many short-lived containers: the collector's youngest generation runs
-    # less often meanwhile (restored after); the knowledge base is not scanned (gc.freeze in
-    # screen_export).
+    # less often meanwhile (restored after).
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], 50_000), threshold[1], threshold[2])
     try:
-        patients, medications = _read_partition(scratch, part)
-        parsed_meds: dict[str, tuple[Origin, Any]] = {}
-        for ident, (origin, raw) in medications.items():
-            try:
-                parsed_meds[ident] = (origin, orjson.loads(raw))
-            except orjson.JSONDecodeError:
-                continue  # stage A parsed it once already; it cannot fail here
-        fs, root = fsspec.core.url_to_fs(scratch)
-        fs.makedirs(f"{root}/rows", exist_ok=True)
-        with fs.open(f"{root}/rows/p{part:04d}.jsonl", "wb") as out:
+        parsed_meds = _parse_medications(medications)
+        set_aside: list[bytes] = []
+        fs.makedirs(out_path.rsplit("/", 1)[0], exist_ok=True)
+        with fs.open(out_path, "wb") as out:
             for key in sorted(patients):  # bytes sort as their UTF-8 text: in patient id order
+                records = patients[key]
+                mine = PartitionStats()
                 rows = _screen_patient(
-                    key.decode(), patients[key], parsed_meds, as_of, file_names, options, kb, stats
-                )
+                    key.decode(), records, parsed_meds, as_of, file_names, options, kb, mine,
+                    defer=defer_to is not None,
+                )  # fmt: skip
+                if rows is None:  # needs its Encounter dates: set aside, counted later
+                    stats.deferred.append(key.decode())
+                    set_aside += [b"%s\t%s\t%s\t%s\n" % (k, key, o, r) for o, k, r in records]
+                    continue
+                stats.merge(mine)
                 if rows:
                     out.write(b"".join([orjson.dumps(row) + b"\n" for row in rows]))
                 stats.rows += len(rows)
+        if set_aside and defer_to is not None:
+            fs.makedirs(defer_to.rsplit("/", 1)[0], exist_ok=True)
+            with fs.open(defer_to, "wb") as kept:
+                kept.write(b"".join(set_aside))
     finally:
         gc.set_threshold(*threshold)
     return stats
@@ -149,7 +217,11 @@ def _screen_patient(
     options: Options,
     kb: Any,
     stats: PartitionStats,
-) -> list[Row]:
+    *,
+    defer: bool = False,
+) -> list[Row] | None:
+    """One patient's worklist rows (stats counted in `stats`); None, with nothing done, when
+    `defer` and the patient has a current naltrexone product (it needs its Encounters)."""
     from ldn_derm.assess import assess
     from ldn_derm.assess.indications import supported
     from ldn_derm.patient import profile_from_resources
@@ -211,6 +283,8 @@ def _screen_patient(
         ordered = [r for _, r in resources]
     try:
         profile = profile_from_resources(ordered, as_of=as_of, kb=kb, source="fhir-bulk")
+        if defer and naltrexone_products(profile):
+            return None
         assessment = assess(profile, kb, comparators=False)
         cohort = []
         if any(supported(i) for i in assessment.indications):
@@ -306,8 +380,8 @@ def iter_rows(scratch: str, partitions: int) -> Iterator[Row]:
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(scratch)
-    paths = [f"{root}/rows/p{part:04d}.jsonl" for part in range(partitions)]
-    paths = [p for p in paths if fs.exists(p)]
+    paths = [f"{root}/rows/{kind}{part:04d}.jsonl" for part in range(partitions) for kind in "pd"]
+    paths = [p for p in paths if fs.exists(p)]  # d: patients finished after the Encounters
     level = 0
     while len(paths) > MERGE_FAN_IN:
         merged = []

@@ -50,6 +50,7 @@ _SUBJECT = re.compile(_REF_FIELD)
 _MED_REF = re.compile(rb'"medicationReference"\s*:\s*\{[^{}]*?"reference"\s*:\s*"([^"\\]*)"')
 _PLAIN_ID = re.compile(r"[A-Za-z0-9\-.]+")
 _COMPACT_SUBJECT = b'"subject":{"reference":"'
+_ANY_SUBJECT = re.compile(rb'"subject"(?::\{"reference":"([^"\\]*)")?')
 _COMPACT_SUBJECT_LINE = re.compile(rb'"subject":\{"reference":"([^"\\]*)"[^\n]*')
 _TYPED_REF = re.compile(r"([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
 
@@ -111,6 +112,7 @@ class SplitStats:
     malformed: int = 0
     unlinked: int = 0  # resources with no patient reference (other than Medication)
     not_used: int = 0  # lines no rule reads (other types inside a read file, non-lab Observations)
+    deferred: int = 0  # Encounter lines left to the encounter scan
     problems: list[Problem] = field(default_factory=list)
 
     def problem(self, file: str, line: int, message: str) -> None:
@@ -124,6 +126,7 @@ class SplitStats:
         self.malformed += other.malformed
         self.unlinked += other.unlinked
         self.not_used += other.not_used
+        self.deferred += other.deferred
         room = MAX_PROBLEMS - len(self.problems)
         self.problems.extend(other.problems[: max(room, 0)])
 
@@ -286,7 +289,16 @@ def _may_be_lab(line: bytes, labs: frozenset[bytes]) -> bool:
 
 
 _Route = tuple[int, bytearray, bytes]  # partition, its buffer, row prefix
-_UNSEEN: _Route = (-1, bytearray(), b"")  # sentinel: a reference not resolved yet
+_UNSEEN: _Route = (-2, bytearray(), b"")  # sentinel: a reference not resolved yet
+_SKIP: _Route = (-1, bytearray(), b"")  # a patient the encounter scan does not look for
+_ENCOUNTER_TYPE = b'"resourceType":"Encounter"'
+_ENCOUNTER_TYPES = re.compile(rb'"resourceType"\s*:\s*"Encounter"')
+
+
+def _plainly_encounter(line: bytes) -> bool:
+    """Every resourceType the line writes is plainly "Encounter" (and it writes one)."""
+    types = line.count(_RESOURCE_TYPE)
+    return types > 0 and types == len(_ENCOUNTER_TYPES.findall(line))
 
 
 class _Splitter:
@@ -299,8 +311,13 @@ class _Splitter:
         partitions: int,
         buckets: int,
         labs: frozenset[bytes] | None,
+        encounters: str = "route",
+        wanted: frozenset[str] | None = None,
     ) -> None:
         self.file = file
+        self.encounters = encounters  # "route", "skip" or "only" (see split_file)
+        self.wanted = wanted
+        self.folder = "enc" if encounters == "only" else "parts"
         self.shards = shards
         self.partitions = partitions
         self.buckets = buckets
@@ -318,16 +335,32 @@ class _Splitter:
     def _part_buffer(self, part: int) -> bytearray:
         buffer = self.part_buffers.get(part)
         if buffer is None:
-            buffer = self.part_buffers[part] = self.shards.buffer(f"parts/p{part:04d}")
+            buffer = self.part_buffers[part] = self.shards.buffer(f"{self.folder}/p{part:04d}")
         return buffer
 
     def block(self, block: bytes, before: int, newlines: int) -> None:
         """Every line of `block` (`newlines` newline bytes), whose first line is line
         `before + 1` of the file."""
+        encounters = self.encounters
+        if encounters != "route":
+            ended = block.endswith(b"\n")
+            count = newlines + (0 if ended else 1)
+            if encounters == "only" and self._nothing_wanted(block, count):
+                return
+            only = block.count(_ENCOUNTER_TYPE) == count == block.count(_RESOURCE_TYPE)
+            if only and encounters == "skip":  # every line an Encounter: for the later scan
+                self.stats.lines += count
+                self.stats.bytes += len(block) + (0 if ended else 1)
+                self.stats.deferred += count
+                return
+            if only and self._plain_block(block, before, newlines):  # "only"
+                return
         if self.labs is not None:
             done = self._observation_block(block, before, newlines, self.labs)
         else:
-            done = self.quick and self._plain_block(block, before, newlines)
+            done = (
+                encounters == "route" and self.quick and self._plain_block(block, before, newlines)
+            )
         if not done:
             lines = block.split(b"\n")
             if block.endswith(b"\n"):
@@ -346,6 +379,9 @@ class _Splitter:
                 stats.bytes += size
                 if labs is not None and not _may_be_lab(line, labs):
                     stats.not_used += 1
+                    continue
+                if encounters != "route" and _plainly_encounter(line) != (encounters == "only"):
+                    stats.deferred += encounters == "skip"  # (or routed by stage A already)
                     continue
                 self.line(line, number)
         if self.shards.buffered > self.shards.LIMIT:
@@ -397,6 +433,10 @@ class _Splitter:
             return False
         if b'"patient"' in block or b'"contained"' in block:
             return False
+        if self.kind == b"E" and not (
+            block.count(_ENCOUNTER_TYPE) == lines == block.count(_RESOURCE_TYPE)
+        ):
+            return False  # an Encounter file's rows say E: only for lines that are Encounters
         # Where each match lies. The spans run from one line's start to the end of the line of
         # the next match; with as many spans as lines and no two matches in one span, each span
         # is exactly one line, holding exactly one match.
@@ -426,6 +466,8 @@ class _Splitter:
             else:
                 line = block[start:end]
             part, buffer, prefix = route
+            if part < 0:
+                continue  # the encounter scan: not a patient it looks for
             buffer += prefix
             buffer += b"%010d\t" % number
             buffer += line
@@ -439,8 +481,36 @@ class _Splitter:
         self.stats.bytes += len(block) + (0 if ended else 1)
         return True
 
+    def _nothing_wanted(self, block: bytes, lines: int) -> bool:
+        """The encounter scan's shortcut: True when one pass shows every line of the block
+        routed by one compact subject reference (as many `"subject"` keys as lines, each
+        written compactly; no `"patient"`, no `"contained"`) and none of those references
+        names a patient the scan looks for: nothing of the block is needed. (Counting cannot
+        tell one line with two references from one with none; such a line could only have been
+        counted as unlinked or malformed.)"""
+        if b'"patient"' in block or b'"contained"' in block:
+            return False
+        references = _ANY_SUBJECT.findall(block)  # b"" for each one not written compactly
+        if len(references) != lines:
+            return False
+        distinct = set(references)
+        if b"" in distinct:
+            return False
+        routes = self.routes
+        for reference in distinct:
+            route = routes.get(reference, _UNSEEN)
+            if route is _UNSEEN:
+                route = self._route(reference)
+            if route is not _SKIP:
+                return False
+        self.stats.lines += lines
+        return True
+
     def line(self, line: bytes, number: int) -> None:
         """Route one non-blank, stripped line (line `number` of the file)."""
+        if self.kind == b"E" and not _plainly_encounter(line):
+            self._parsed(line, number)  # not an Encounter: its own resourceType says what
+            return
         if self.quick and b'"contained"' not in line:
             found = _compact_subject(line) or _SUBJECT.findall(line)
             if len(found) == 1:
@@ -450,6 +520,8 @@ class _Splitter:
                     route = self._route(reference)
                 if route is not None:
                     part, buffer, prefix = route
+                    if part < 0:
+                        return  # the encounter scan: not a patient it looks for
                     row = b"%s%010d\t%s\n" % (prefix, number, line)
                     buffer += row
                     self.shards.buffered += len(row)
@@ -464,7 +536,9 @@ class _Splitter:
             self.routes.clear()
         key = patient_key(reference.decode("utf-8", "replace"))
         route = None
-        if key is not None:
+        if key is not None and self.wanted is not None and key not in self.wanted:
+            route = _SKIP
+        elif key is not None:
             part = partition_of(key, self.partitions)
             prefix = b"%s\t%s\t%s" % (self.kind, key.encode(), self.origin)
             route = (part, self._part_buffer(part), prefix)
@@ -473,6 +547,8 @@ class _Splitter:
 
     def _needs(self, reference: str, part: int) -> None:
         """Stage B must copy the Medication `reference` names into partition `part`."""
+        if self.encounters == "only":
+            return  # stage B has run; an Encounter names no medicine the core reads
         med = medication_key(reference)
         if med is not None:
             bucket = partition_of(med, self.buckets)
@@ -511,6 +587,8 @@ class _Splitter:
             else:
                 stats.unlinked += 1
             return
+        if self.wanted is not None and key not in self.wanted:
+            return
         kind = b"P" if kind_name == "Patient" else b"E" if kind_name == "Encounter" else b"R"
         part = partition_of(key, self.partitions)
         row = b"%s\t%s\t%s\t%s\n" % (kind, key.encode(), origin, line)
@@ -528,11 +606,19 @@ def split_file(
     partitions: int,
     buckets: int,
     lab_codes: frozenset[bytes] = frozenset(),
+    encounters: str = "route",
+    wanted: frozenset[str] | None = None,
 ) -> SplitStats:
     """Stage A for one export file. Returns what it saw; never raises for a bad line.
 
     `lab_codes` (from `lab_code_pattern`): when given, Observation lines without any of them
     are counted in `not_used` and left out (see the module docstring).
+
+    `encounters`: "route" routes every line. "skip" (stage A on an Encounter file) counts the
+    lines that are plainly Encounters (`deferred`) and routes only the others. "only" (the
+    encounter scan, after stage C) routes only the lines "skip" left, only those of the
+    patients in `wanted`, into enc/pNNNN; its `lines`, `bytes` and `not_used` are not to be
+    added again.
 
     The file is read in blocks of whole lines. A line is routed by a byte search for its
     top-level subject reference (each distinct reference is resolved to its partition once);
@@ -541,7 +627,7 @@ def split_file(
     """
     labs = lab_codes if lab_codes and file.resource_type == "Observation" else None
     shards = _Shards(scratch, task)
-    splitter = _Splitter(file, shards, partitions, buckets, labs)
+    splitter = _Splitter(file, shards, partitions, buckets, labs, encounters, wanted)
     try:
         before = 0
         for block in read_blocks(file):
