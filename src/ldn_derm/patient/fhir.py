@@ -76,6 +76,7 @@ _MED_STATUS: dict[str, dict[str, MedStatus | None]] = {
 }  # fmt: skip
 _ACTIVE_CLINICAL = {"active", "recurrence", "relapse"}
 _INACTIVE_CLINICAL = {"inactive", "remission", "resolved"}
+_CLINICAL = _ACTIVE_CLINICAL | _INACTIVE_CLINICAL
 _UNCONFIRMED = {"unconfirmed", "provisional", "differential"}
 _IGNORED_VERIFICATION = {"refuted", "entered-in-error"}
 _OBSERVATION_USED = {"final", "amended", "corrected", "preliminary"}
@@ -374,18 +375,20 @@ def _patient_facts(patient: Resource, ref: str, as_of: date, source: str) -> Pat
 # ====================================================================== field readers
 
 
-def _str(resource: Mapping[str, JSON], key: str, where: str) -> str | None:
+def _str(resource: Mapping[str, JSON], key: str, where: str, field: str = "") -> str | None:
     value = resource.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise PatientDataError(f"{where}: '{key}' should be text")
+    raise PatientDataError(f"{where}{field}: '{key}' should be text")
 
 
-def _obj(resource: Mapping[str, JSON], key: str, where: str) -> dict[str, JSON] | None:
+def _obj(
+    resource: Mapping[str, JSON], key: str, where: str, field: str = ""
+) -> dict[str, JSON] | None:
     value = resource.get(key)
     if value is None or isinstance(value, dict):
         return value
-    raise PatientDataError(f"{where}: '{key}' should be an object")
+    raise PatientDataError(f"{where}{field}: '{key}' should be an object")
 
 
 def _list(resource: Mapping[str, JSON], key: str, where: str) -> list[JSON]:
@@ -397,12 +400,12 @@ def _list(resource: Mapping[str, JSON], key: str, where: str) -> list[JSON]:
     raise PatientDataError(f"{where}: '{key}' should be a list")
 
 
-def _number(resource: Mapping[str, JSON], key: str, where: str) -> float | None:
+def _number(resource: Mapping[str, JSON], key: str, where: str, field: str = "") -> float | None:
     value = resource.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PatientDataError(f"{where}: '{key}' should be a number")
+        raise PatientDataError(f"{where}{field}: '{key}' should be a number")
     return float(value)
 
 
@@ -542,7 +545,7 @@ class _Reader:
             self.counts.ignored_status += 1
             return
         clinical = _status_code(res.get("clinicalStatus"), ref, " clinicalStatus")
-        if clinical is not None and clinical not in _ACTIVE_CLINICAL | _INACTIVE_CLINICAL:
+        if clinical is not None and clinical not in _CLINICAL:
             raise PatientDataError(f"{ref}: clinicalStatus '{clinical}' is not a FHIR status")
         onset = _date(res.get("onsetDateTime"), ref, " onsetDateTime")
         if onset is None:
@@ -656,8 +659,8 @@ class _Reader:
         target = _obj(res, "medicationReference", ref)
         if target is None:
             return (), []
-        reference = _str(target, "reference", f"{ref} medicationReference")
-        display = _str(target, "display", f"{ref} medicationReference")
+        reference = _str(target, "reference", ref, " medicationReference")
+        display = _str(target, "display", ref, " medicationReference")
         medication = None
         if reference:
             if reference.startswith("#"):
@@ -717,8 +720,8 @@ class _Reader:
             for dosage in _list(res, "dosageInstruction", ref):
                 if not isinstance(dosage, dict):
                     raise PatientDataError(f"{ref}: each dosageInstruction should be an object")
-                timing = _obj(dosage, "timing", f"{ref} dosageInstruction")
-                repeat = _obj(timing, "repeat", f"{ref} timing") if timing else None
+                timing = _obj(dosage, "timing", ref, " dosageInstruction")
+                repeat = _obj(timing, "repeat", ref, " timing") if timing else None
                 if repeat is not None:
                     b_start, b_end = _period(repeat.get("boundsPeriod"), ref, " boundsPeriod")
                     start = start or b_start
@@ -736,7 +739,7 @@ class _Reader:
             start = _date(res.get("whenHandedOver"), ref, " whenHandedOver")
             start = start or _date(res.get("whenPrepared"), ref, " whenPrepared")
             supply_obj = _obj(res, "daysSupply", ref)
-            days = _number(supply_obj, "value", f"{ref} daysSupply") if supply_obj else None
+            days = _number(supply_obj, "value", ref, " daysSupply") if supply_obj else None
             if days is not None and start is not None and 0 <= days <= 3650:
                 end = plus_days(start, int(days))
         return start, end, end is not None
@@ -799,9 +802,9 @@ class _Reader:
         value_text: str | None = None
         quantity = _obj(res, "valueQuantity", ref)
         if quantity is not None:
-            value = _number(quantity, "value", f"{ref} valueQuantity")
-            unit = _str(quantity, "unit", f"{ref} valueQuantity") or _str(
-                quantity, "code", f"{ref} valueQuantity"
+            value = _number(quantity, "value", ref, " valueQuantity")
+            unit = _str(quantity, "unit", ref, " valueQuantity") or _str(
+                quantity, "code", ref, " valueQuantity"
             )
         coded = res.get("valueCodeableConcept")
         if coded is not None:
@@ -853,10 +856,10 @@ class _Reader:
         for item in _list(res, "referenceRange", ref):
             if not isinstance(item, dict):
                 raise PatientDataError(f"{ref}: each referenceRange should be an object")
-            high = _obj(item, "high", f"{ref} referenceRange")
-            low = _obj(item, "low", f"{ref} referenceRange")
-            high_value = _number(high, "value", f"{ref} referenceRange.high") if high else None
-            low_value = _number(low, "value", f"{ref} referenceRange.low") if low else None
+            high = _obj(item, "high", ref, " referenceRange")
+            low = _obj(item, "low", ref, " referenceRange")
+            high_value = _number(high, "value", ref, " referenceRange.high") if high else None
+            low_value = _number(low, "value", ref, " referenceRange.low") if low else None
             if high_value is not None and value > high_value:
                 return "high"
             if low_value is not None and value < low_value:
@@ -884,7 +887,7 @@ def _duration_days(value: JSON, ref: str) -> int | None:
         return None
     if not isinstance(value, dict):
         raise PatientDataError(f"{ref}: expectedSupplyDuration should be an object")
-    amount = _number(value, "value", f"{ref} expectedSupplyDuration")
+    amount = _number(value, "value", ref, " expectedSupplyDuration")
     unit = (_str(value, "code", ref) or _str(value, "unit", ref) or "d").lower()
     factor = _DURATION_DAYS.get(unit)
     if amount is None or factor is None or not 0 <= amount <= 3650:
