@@ -80,18 +80,16 @@ def _read_rows(fs: Any, paths: list[str]) -> tuple[Records, dict[str, tuple[Orig
     medications: dict[str, tuple[Origin, bytes]] = {}
     for path in paths:
         with open_scratch(fs, path, "rb") as handle:
-            rows = handle.read().split(b"\n")
-        rows.pop()  # after the last newline
-        for row in rows:
-            kind, key, origin, raw = row.split(b"\t", 3)
-            if kind == b"M":
-                medications[key.decode()] = (origin, raw)
-            else:
-                found = patients.get(key)
-                if found is None:
-                    patients[key] = [(origin, kind, raw)]
+            for row in handle:  # (line by line: the partition is held once, as rows)
+                kind, key, origin, raw = row[:-1].split(b"\t", 3)
+                if kind == b"M":
+                    medications[key.decode()] = (origin, raw)
                 else:
-                    found.append((origin, kind, raw))
+                    found = patients.get(key)
+                    if found is None:
+                        patients[key] = [(origin, kind, raw)]
+                    else:
+                        found.append((origin, kind, raw))
     return patients, medications
 
 
