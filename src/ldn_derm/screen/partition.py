@@ -1,22 +1,26 @@
 """Stream and partition: the export is split by patient into K partition files on disk.
 
 Stage A (`split_file`, one task per export file): each line is routed, without being kept, to
-the partition of its patient (crc32 of the Patient id, modulo K). Routing reads the top-level
-``subject``/``patient`` reference; a line is parsed in full only when a quick byte scan cannot
-be sure (Patient and Medication lines, lines with contained resources, several candidate
-references). Lines the scan routes are parsed later, once, in stage C.
+the partition of its patient (crc32 of the Patient id, modulo K). Files are read in blocks of
+whole lines. Routing reads the top-level ``subject``/``patient`` reference; a line is parsed in
+full only when a quick byte scan cannot be sure (Patient and Medication lines, lines with
+contained resources, several candidate references). Lines the scan routes are parsed later,
+once, in stage C. Encounter lines can be left to the encounter scan (``encounters="skip"``,
+then ``"only"`` after stage C: see `split_file`).
 
 Stage B (`join_medications`, one task per medication bucket): Medication resources have no
 patient; they are hashed by id into buckets together with the (Medication id, partition) pairs
 that stage A saw in medicationReference, and each one is copied into the partitions that need it.
 
 Observations: most lines of a real export are vital signs and panels that no rule reads. The core
-uses an Observation only when one of its codes is a lab code of the knowledge base
-(terminology.yaml `labs`, matched by code alone, stripped), so an ASCII line without escapes
-that holds none of those codes as a JSON string value cannot matter to any finding: stage A
-counts it and leaves it out. Every other Observation goes to the core as usual.
+uses an Observation only when one of its `code` codes is a lab code of the knowledge base
+(terminology.yaml `labs`, matched by code alone, stripped), so a line that is plainly an
+Observation and holds none of those codes as the value of a ``"code"`` key cannot matter to any
+finding: stage A counts it and leaves it out (`_lab_regex`, `_may_be_lab`). Every other line
+goes on as usual.
 
-Memory: a task holds one line at a time (A), one bucket of Medications (B), or one partition (C).
+Memory: a task holds one block and 16 MB of buffered rows (A), one bucket of Medications (B),
+or one partition (C).
 Scratch files live under a private folder (owner-only) and are removed by the caller.
 
 Shard line format (tab-separated, JSON last so it may hold anything; the origin

@@ -1,9 +1,11 @@
 """`screen_export`: the whole run, on local worker processes or a Dask cluster.
 
-Three map stages over files on disk (see partition.py): A splits every export file by patient,
-B joins Medications to the partitions that reference them, C assesses every partition. Each
-stage is a list of independent tasks, so the same functions run in a local process pool
-(default: one worker per core) or on a Dask `distributed` cluster (`scheduler=`). On a real
+Map stages over files on disk (see partition.py): A splits every export file by patient,
+B joins Medications to the partitions that reference them, C assesses every partition, setting
+aside the patients whose follow-up check needs their Encounters; D scans the Encounter files for
+those patients only and assesses them. Each stage is a list of independent tasks, so the same
+functions run in a local process pool (default: one worker per core) or on a Dask `distributed`
+cluster (`scheduler=`). On a real
 cluster the scratch location must be shared by all workers (an NFS path or an object-store URL).
 """
 
