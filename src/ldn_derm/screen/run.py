@@ -5,8 +5,8 @@ B joins Medications to the partitions that reference them, C assesses every part
 aside the patients whose follow-up check needs their Encounters; D scans the Encounter files for
 those patients only and assesses them. Each stage is a list of independent tasks, so the same
 functions run in a local process pool (default: one worker per core) or on a Dask `distributed`
-cluster (`scheduler=`). On a real
-cluster the scratch location must be shared by all workers (an NFS path or an object-store URL).
+cluster (`scheduler=`). On a real cluster the scratch location must be shared by all workers (an
+NFS path or an object-store URL).
 """
 
 from __future__ import annotations
