@@ -74,8 +74,10 @@ Records = dict[bytes, list[tuple[Origin, bytes, bytes]]]
 
 
 def _read_rows(fs: Any, paths: list[str]) -> tuple[Records, dict[str, tuple[Origin, bytes]]]:
-    """Shard rows grouped per patient key (bytes), each patient's rows in the order read, and
-    the Medication rows by id."""
+    """Shard rows grouped per patient key (bytes), each patient's rows in the order read (in
+    export order when the paths are in name order: each split task writes one file per
+    destination, in line order, and tasks are numbered in export-file order), and the
+    Medication rows by id."""
     patients: Records = {}
     medications: dict[str, tuple[Origin, bytes]] = {}
     for path in paths:
@@ -122,9 +124,9 @@ def screen_partition(
 
     With `defer` (stage A left the Encounter files to the encounter scan), a patient with a
     current naltrexone product, which needs its Encounter dates (follow-up), is set aside: its
-    shard rows are written in deferred/pNNNN.tsv and its key
-    returned in `deferred`; `finish_partition` assesses it once the Encounter files have been
-    scanned for those patients (nothing of it is counted here)."""
+    shard rows are written to deferred/pNNNN.tsv and its key returned in `deferred`;
+    `finish_partition` assesses it once the Encounter files have been scanned for those
+    patients (nothing of it is counted here)."""
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(scratch)
@@ -225,7 +227,7 @@ def _screen_patient(
     from ldn_derm.patient import profile_from_resources
     from ldn_derm.screen.reasons import screening_findings
 
-    records.sort()  # already in export order (see _read_partition): one cheap pass
+    records.sort()  # already in export order (see _read_rows): one cheap pass
     resources: list[tuple[Origin, Any]] = []
     encounters: list[bytes] = []
     bad: list[str] = []

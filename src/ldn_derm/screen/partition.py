@@ -351,7 +351,13 @@ class _Splitter:
             count = newlines + (0 if ended else 1)
             if encounters == "only" and self._nothing_wanted(block, count):
                 return
-            only = block.count(_ENCOUNTER_TYPE) == count == block.count(_RESOURCE_TYPE)
+            # every line plainly one Encounter, by counts (no escape or contained resource that
+            # could make one line hold two resourceTypes and another none)
+            only = (
+                b"\\" not in block
+                and b'"contained"' not in block
+                and block.count(_ENCOUNTER_TYPE) == count == block.count(_RESOURCE_TYPE)
+            )
             if only and encounters == "skip":  # every line an Encounter: for the later scan
                 self.stats.lines += count
                 self.stats.bytes += len(block) + (0 if ended else 1)
