@@ -194,6 +194,9 @@ def test_encounters_are_scanned_for_the_patients_that_need_them(tmp_path: Path) 
         shutil.rmtree(tmp_path / "scratch", ignore_errors=True)
     (first, rows), (second, rows_gz) = results
     assert rows == rows_gz
+    pooled = tmp_path / "pooled.json"
+    screen_export(plain, as_of=as_of, out=pooled, fmt="json", workers=2)
+    assert orjson.loads(pooled.read_bytes()) == rows
     assert (first.lines, first.malformed, first.patients) == (second.lines, second.malformed, 3)
     assert [(p.file, p.line) for p in first.problems] == [("Encounter.000.ndjson", 5)]
     codes = {(r["patient"], r["code"]) for r in rows}
