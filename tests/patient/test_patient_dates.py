@@ -58,3 +58,33 @@ def test_user_dates_are_full_iso_dates() -> None:
 )
 def test_age_in_completed_years(birth: date, day: date, age: int) -> None:
     assert age_on(birth, day) == age
+
+
+_DATE_LIKE = st.one_of(
+    st.from_regex(
+        r"\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,4})?)?(Z|[+-]\d{2}:\d{2})?)?)?)?",
+        fullmatch=True,
+    ),
+    st.text(max_size=30),
+    st.integers(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@given(st.lists(st.tuples(_DATE_LIKE, st.booleans()), max_size=20))
+def test_cached_parsing_gives_what_parsing_gives(values: list[tuple[object, bool]]) -> None:
+    """parse_fhir_date keeps the values it parsed: asked again (in any order, for either end),
+    it answers exactly as the parser itself, errors included."""
+    from ldn_derm.patient.dates import _parse_fhir_date
+
+    for value, end in values * 2:
+        try:
+            expected: object = _parse_fhir_date(value, "x", end)
+        except PatientDataError as exc:
+            expected = str(exc)
+        try:
+            got: object = parse_fhir_date(value, "x", end=end)
+        except PatientDataError as exc:
+            got = str(exc)
+        assert got == expected

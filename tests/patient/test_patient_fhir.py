@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ldn_derm.errors import PatientDataError
 from ldn_derm.patient import (
@@ -182,3 +184,45 @@ def test_display_name_is_read_for_the_banner_only(names: object, expected: str |
     from ldn_derm.patient.fhir import display_name
 
     assert display_name({"resourceType": "Patient", "id": "p", "name": names}) == expected
+
+
+_TEXTISH = st.one_of(st.none(), st.sampled_from(["", " ", "1742-6", " 38483-4 ", "x"]))
+_ODD = st.one_of(_TEXTISH, st.integers(0, 2), st.lists(st.just("a"), max_size=1))
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "system": st.one_of(_ODD, st.just("http://loinc.org")),
+                "code": _ODD,
+                "display": _ODD,
+            },
+        ),
+        max_size=4,
+    ),
+    _TEXTISH,
+)
+def test_codings_read_once_are_read_the_same_again(
+    codings: list[dict[str, object]], text: str | None
+) -> None:
+    """_concept keeps each coding's Code by its (system, code, display): reading a concept
+    again gives the same codes and texts, and a malformed coding is refused every time."""
+    from ldn_derm.patient import fhir
+
+    concept = {"coding": codings, "text": text}
+
+    def read() -> object:
+        try:
+            return fhir._concept(concept, "here")
+        except PatientDataError as exc:
+            return str(exc)
+
+    first = read()
+    fhir._CODES.clear()
+    uncached = read()
+    assert first == uncached == read()
+    if isinstance(first, str):
+        with pytest.raises(PatientDataError):
+            fhir._concept(concept, "here")

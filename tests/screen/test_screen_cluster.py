@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from screen_exports import condition, med_request, patient, write_export
+from screen_exports import condition, encounter, med_request, patient, write_export
 
 from ldn_derm.cli import run
 from ldn_derm.screen import screen_export
@@ -37,6 +37,9 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
             population.append(med_request(f"r{i}", pid, "oxycodone 5 MG Oral Tablet"))
         if i % 4 == 0:
             population.append(condition(f"c{i}", pid, "Hailey-Hailey disease"))
+        if i % 5 == 0:  # naltrexone: set aside until the Encounter scan (follow-up check)
+            population.append(med_request(f"n{i}", pid, "naltrexone 50 MG Oral Tablet"))
+        population.append(encounter(f"e{i}", pid, "2024-07-01" if i % 10 else "2022-01-01"))
     population.append(condition("lost", "ghost", "Psoriasis"))
     return write_export(tmp_path_factory.mktemp("export"), population)
 
@@ -52,7 +55,10 @@ def test_cluster_gives_the_local_worklist(cluster: Any, export: Path, tmp_path: 
     result = screen_export(export, as_of=AS_OF, out=out, fmt="json", scheduler=cluster)
     assert result.engine == "dask" and result.workers == 2
     assert result.patients == 40 and result.orphan_patients == 1
-    assert orjson.loads(out.read_bytes()) == _local(export, tmp_path)
+    rows = orjson.loads(out.read_bytes())
+    assert rows == _local(export, tmp_path)
+    lost = {r["patient"] for r in rows if r["code"] == "screen-no-follow-up"}
+    assert lost == {"p000", "p010", "p020", "p030"}
 
 
 def test_cli_scheduler_option_runs_on_the_cluster(

@@ -20,12 +20,32 @@ _FHIR_DATE = re.compile(
 )
 
 
-def parse_fhir_date(value: object, where: str, *, end: bool = False) -> date:
+# Parsed values, per end: the same timestamps recur across a record (an encounter's time on each
+# of its conditions, observations and orders). Only valid values are kept; bounded.
+_PARSED: tuple[dict[str, date], dict[str, date]] = ({}, {})
+_PARSED_LIMIT = 65536
+
+
+def parse_fhir_date(value: object, where: str, *, end: bool = False, field: str = "") -> date:
     """Parse a FHIR date/dateTime; `end=True` gives the last day of a partial date.
 
-    Raises PatientDataError naming `where` (e.g. "MedicationRequest/12 authoredOn") when the
-    value is not a string or not a valid date.
+    Raises PatientDataError naming `where + field` (e.g. "MedicationRequest/12" and
+    " authoredOn": two parts, joined only when there is an error) when the value is not a
+    string or not a valid date.
     """
+    parsed = _PARSED[end]
+    try:
+        return parsed[value]  # type: ignore[index]
+    except (KeyError, TypeError):  # not seen yet, or not a string (unhashable)
+        pass
+    day = _parse_fhir_date(value, where + field, end)
+    if len(parsed) >= _PARSED_LIMIT:
+        parsed.clear()
+    parsed[value] = day  # type: ignore[index]  # a str: _parse_fhir_date checked it
+    return day
+
+
+def _parse_fhir_date(value: object, where: str, end: bool) -> date:
     if not isinstance(value, str):
         raise PatientDataError(f"{where} should be a date string, found {_kind(value)}")
     match = _FHIR_DATE.match(value.strip())

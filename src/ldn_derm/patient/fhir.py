@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from typing import NamedTuple
 
 from ldn_derm.errors import PatientDataError
 from ldn_derm.knowledge import KnowledgeBase, get_knowledge
@@ -74,6 +76,7 @@ _MED_STATUS: dict[str, dict[str, MedStatus | None]] = {
 }  # fmt: skip
 _ACTIVE_CLINICAL = {"active", "recurrence", "relapse"}
 _INACTIVE_CLINICAL = {"inactive", "remission", "resolved"}
+_CLINICAL = _ACTIVE_CLINICAL | _INACTIVE_CLINICAL
 _UNCONFIRMED = {"unconfirmed", "provisional", "differential"}
 _IGNORED_VERIFICATION = {"refuted", "entered-in-error"}
 _OBSERVATION_USED = {"final", "amended", "corrected", "preliminary"}
@@ -140,15 +143,22 @@ def profile_from_resources(
     source: str = "fhir-resources",
 ) -> PatientProfile:
     """A profile from loose resource dicts (one of them the Patient)."""
-    items = [_Item(_resource(r, f"resource #{i}"), None) for i, r in enumerate(resources, 1)]
+    items: list[_Item] = []
+    for i, r in enumerate(resources, 1):
+        if (
+            type(r) is not dict
+            or not isinstance(r.get("resourceType"), str)
+            or not r["resourceType"]
+        ):
+            r = _resource(r, f"resource #{i}")  # raises, unless a dict subclass passes
+        items.append(_Item(r, None))
     return _build(items, as_of, kb, source, patient_id)
 
 
 # ====================================================================== plumbing
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
+class _Item(NamedTuple):
     resource: Resource
     full_url: str | None
 
@@ -215,14 +225,18 @@ def _ref_of(resource: Resource, index: int) -> str:
     return f"{kind}/{ident}"
 
 
-def _reference_keys(reference: str) -> set[str]:
-    """Forms under which a reference may name a resource: 'Type/id', urn, absolute URL."""
+_TYPED_REFERENCE = re.compile(r"([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
+
+
+@lru_cache(maxsize=4096)
+def _reference_keys(reference: str) -> frozenset[str]:
+    """Forms under which a reference may name a resource: 'Type/id', urn, absolute URL.
+    (Cached: the resources of one patient all name it the same way.)"""
     ref = reference.strip()
-    keys = {ref}
-    match = re.search(r"([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$", ref)
+    match = _TYPED_REFERENCE.search(ref)
     if match:
-        keys.add(f"{match[1]}/{match[2]}")
-    return keys
+        return frozenset((ref, f"{match[1]}/{match[2]}"))
+    return frozenset((ref,))
 
 
 def _build(
@@ -361,18 +375,20 @@ def _patient_facts(patient: Resource, ref: str, as_of: date, source: str) -> Pat
 # ====================================================================== field readers
 
 
-def _str(resource: Mapping[str, JSON], key: str, where: str) -> str | None:
+def _str(resource: Mapping[str, JSON], key: str, where: str, field: str = "") -> str | None:
     value = resource.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise PatientDataError(f"{where}: '{key}' should be text")
+    raise PatientDataError(f"{where}{field}: '{key}' should be text")
 
 
-def _obj(resource: Mapping[str, JSON], key: str, where: str) -> dict[str, JSON] | None:
+def _obj(
+    resource: Mapping[str, JSON], key: str, where: str, field: str = ""
+) -> dict[str, JSON] | None:
     value = resource.get(key)
     if value is None or isinstance(value, dict):
         return value
-    raise PatientDataError(f"{where}: '{key}' should be an object")
+    raise PatientDataError(f"{where}{field}: '{key}' should be an object")
 
 
 def _list(resource: Mapping[str, JSON], key: str, where: str) -> list[JSON]:
@@ -384,56 +400,90 @@ def _list(resource: Mapping[str, JSON], key: str, where: str) -> list[JSON]:
     raise PatientDataError(f"{where}: '{key}' should be a list")
 
 
-def _number(resource: Mapping[str, JSON], key: str, where: str) -> float | None:
+def _number(resource: Mapping[str, JSON], key: str, where: str, field: str = "") -> float | None:
     value = resource.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PatientDataError(f"{where}: '{key}' should be a number")
+        raise PatientDataError(f"{where}{field}: '{key}' should be a number")
     return float(value)
 
 
-def _concept(value: JSON, where: str) -> tuple[tuple[Code, ...], list[str]]:
-    """A CodeableConcept -> (codes, texts to match: text first, then each display)."""
+def _concept(value: JSON, where: str, field: str = "") -> tuple[tuple[Code, ...], list[str]]:
+    """A CodeableConcept -> (codes, texts to match: text first, then each display). Errors name
+    `where + field` (two parts, joined only when there is an error to report)."""
     if value is None:
         return (), []
     if not isinstance(value, dict):
-        raise PatientDataError(f"{where} should be a CodeableConcept object")
+        raise PatientDataError(f"{where}{field} should be a CodeableConcept object")
     codes: list[Code] = []
     texts: list[str] = []
-    text = _str(value, "text", where)
+    text = value.get("text")
+    if text is not None and not isinstance(text, str):
+        raise PatientDataError(f"{where}{field}: 'text' should be text")
     if text:
         texts.append(text)
-    for coding in _list(value, "coding", where):
+    codings = value.get("coding")
+    if codings is None:
+        return (), texts
+    if not isinstance(codings, list):
+        raise PatientDataError(f"{where}{field}: 'coding' should be a list")
+    for coding in codings:
         if not isinstance(coding, dict):
-            raise PatientDataError(f"{where}: each coding should be an object")
-        code = _str(coding, "code", where)
-        display = _str(coding, "display", where)
-        system = short_system(_str(coding, "system", where))
+            raise PatientDataError(f"{where}{field}: each coding should be an object")
+        code = coding.get("code")
+        display = coding.get("display")
+        system = coding.get("system")
+        key = (system, code, display)
+        try:
+            found = _CODES[key]
+        except KeyError:
+            found = _CODES[key] = _coding(code, display, system, where + field)
+            if len(_CODES) > _CODES_LIMIT:
+                _CODES.clear()
+        except TypeError:  # a list or an object where text belongs: _coding says so
+            found = _coding(code, display, system, where + field)
         if display:
-            texts.append(display)
-        if code and code.strip():
-            codes.append(Code(system, code.strip()[:64], display))
+            texts.append(display)  # a str: checked by _coding
+        if found is not None:
+            codes.append(found)
     return tuple(codes), texts
 
 
-def _status_code(value: JSON, where: str) -> str | None:
+# (system, code, display) as written -> its Code (None: no usable code). Code is immutable, so
+# one instance serves every coding written the same way; bounded.
+_CODES: dict[tuple[JSON, JSON, JSON], Code | None] = {}
+_CODES_LIMIT = 65536
+
+
+def _coding(code: JSON, display: JSON, system: JSON, where: str) -> Code | None:
+    """One coding's Code (None when it has no code), its fields type-checked."""
+    for name, field_value in (("code", code), ("display", display), ("system", system)):
+        if field_value is not None and not isinstance(field_value, str):
+            raise PatientDataError(f"{where}: '{name}' should be text")
+    if isinstance(code, str) and code.strip():
+        return Code(short_system(system), code.strip()[:64], display)  # type: ignore[arg-type]
+    return None
+
+
+def _status_code(value: JSON, where: str, field: str = "") -> str | None:
     """The code of a status CodeableConcept (clinicalStatus, verificationStatus)."""
-    codes, _ = _concept(value, where)
+    codes, _ = _concept(value, where, field)
     return codes[0].code.lower() if codes else None
 
 
-def _date(value: JSON, where: str, *, end: bool = False) -> date | None:
-    return None if value is None else parse_fhir_date(value, where, end=end)
+def _date(value: JSON, where: str, field: str = "", *, end: bool = False) -> date | None:
+    return None if value is None else parse_fhir_date(value, where, end=end, field=field)
 
 
-def _period(value: JSON, where: str) -> tuple[date | None, date | None]:
+def _period(value: JSON, where: str, field: str = "") -> tuple[date | None, date | None]:
     if value is None:
         return None, None
+    where += field
     if not isinstance(value, dict):
         raise PatientDataError(f"{where} should be a Period object")
-    start = _date(value.get("start"), f"{where}.start")
-    end = _date(value.get("end"), f"{where}.end", end=True)
+    start = _date(value.get("start"), where, ".start")
+    end = _date(value.get("end"), where, ".end", end=True)
     return start, end
 
 
@@ -469,10 +519,12 @@ class _Reader:
             target = _obj(resource, key, ref)
             if target is None:
                 continue
-            reference = _str(target, "reference", f"{ref} {key}")
+            reference = target.get("reference")
             if reference is None:
                 return True
-            return bool(_reference_keys(reference) & patient_keys)
+            if not isinstance(reference, str):
+                raise PatientDataError(f"{ref} {key}: 'reference' should be text")
+            return not _reference_keys(reference).isdisjoint(patient_keys)
         return True
 
     def read(self, resource: Resource, ref: str) -> None:
@@ -488,20 +540,20 @@ class _Reader:
 
     # ------------------------------------------------------------ Condition
     def condition(self, res: Resource, ref: str) -> None:
-        verification = _status_code(res.get("verificationStatus"), f"{ref} verificationStatus")
+        verification = _status_code(res.get("verificationStatus"), ref, " verificationStatus")
         if verification in _IGNORED_VERIFICATION:
             self.counts.ignored_status += 1
             return
-        clinical = _status_code(res.get("clinicalStatus"), f"{ref} clinicalStatus")
-        if clinical is not None and clinical not in _ACTIVE_CLINICAL | _INACTIVE_CLINICAL:
+        clinical = _status_code(res.get("clinicalStatus"), ref, " clinicalStatus")
+        if clinical is not None and clinical not in _CLINICAL:
             raise PatientDataError(f"{ref}: clinicalStatus '{clinical}' is not a FHIR status")
-        onset = _date(res.get("onsetDateTime"), f"{ref} onsetDateTime")
+        onset = _date(res.get("onsetDateTime"), ref, " onsetDateTime")
         if onset is None:
-            onset = _period(res.get("onsetPeriod"), f"{ref} onsetPeriod")[0]
-        recorded = _date(res.get("recordedDate"), f"{ref} recordedDate")
-        abated = _date(res.get("abatementDateTime"), f"{ref} abatementDateTime", end=True)
+            onset = _period(res.get("onsetPeriod"), ref, " onsetPeriod")[0]
+        recorded = _date(res.get("recordedDate"), ref, " recordedDate")
+        abated = _date(res.get("abatementDateTime"), ref, " abatementDateTime", end=True)
         if abated is None:
-            abated = _period(res.get("abatementPeriod"), f"{ref} abatementPeriod")[1]
+            abated = _period(res.get("abatementPeriod"), ref, " abatementPeriod")[1]
         began = onset or recorded
         if began is not None and began > self.as_of:
             self.counts.future += 1
@@ -512,7 +564,7 @@ class _Reader:
             active = clinical in _ACTIVE_CLINICAL
         else:
             active = res.get("abatementString") is None and res.get("abatementBoolean") is not True
-        codes, texts = _concept(res.get("code"), f"{ref} code")
+        codes, texts = _concept(res.get("code"), ref, " code")
         match = self.m.match_condition(codes, texts)
         fact = ConditionFact(
             ref=ref,
@@ -603,12 +655,12 @@ class _Reader:
     def _medication_concept(self, res: Resource, ref: str) -> tuple[tuple[Code, ...], list[str]]:
         concept = res.get("medicationCodeableConcept")
         if concept is not None:
-            return _concept(concept, f"{ref} medicationCodeableConcept")
+            return _concept(concept, ref, " medicationCodeableConcept")
         target = _obj(res, "medicationReference", ref)
         if target is None:
             return (), []
-        reference = _str(target, "reference", f"{ref} medicationReference")
-        display = _str(target, "display", f"{ref} medicationReference")
+        reference = _str(target, "reference", ref, " medicationReference")
+        display = _str(target, "display", ref, " medicationReference")
         medication = None
         if reference:
             if reference.startswith("#"):
@@ -630,7 +682,7 @@ class _Reader:
         self, medication: Resource, ref: str, display: str | None
     ) -> tuple[tuple[Code, ...], list[str]]:
         where = f"{ref} medication"
-        codes, texts = _concept(medication.get("code"), f"{where} code")
+        codes, texts = _concept(medication.get("code"), where, " code")
         all_codes = list(codes)
         all_texts = list(texts)
         parts: list[str] = []
@@ -638,7 +690,7 @@ class _Reader:
             if not isinstance(ingredient, dict):
                 raise PatientDataError(f"{where}: each ingredient should be an object")
             item_codes, item_texts = _concept(
-                ingredient.get("itemCodeableConcept"), f"{where} ingredient"
+                ingredient.get("itemCodeableConcept"), where, " ingredient"
             )
             all_codes.extend(item_codes)
             if item_texts:
@@ -656,10 +708,10 @@ class _Reader:
         start: date | None = None
         end: date | None = None
         if kind == "MedicationRequest":
-            start = _date(res.get("authoredOn"), f"{ref} authoredOn")
+            start = _date(res.get("authoredOn"), ref, " authoredOn")
             dispense = _obj(res, "dispenseRequest", ref)
             if dispense is not None:
-                v_start, v_end = _period(dispense.get("validityPeriod"), f"{ref} validityPeriod")
+                v_start, v_end = _period(dispense.get("validityPeriod"), ref, " validityPeriod")
                 start = start or v_start
                 end = v_end
                 supply = _duration_days(dispense.get("expectedSupplyDuration"), ref)
@@ -668,39 +720,39 @@ class _Reader:
             for dosage in _list(res, "dosageInstruction", ref):
                 if not isinstance(dosage, dict):
                     raise PatientDataError(f"{ref}: each dosageInstruction should be an object")
-                timing = _obj(dosage, "timing", f"{ref} dosageInstruction")
-                repeat = _obj(timing, "repeat", f"{ref} timing") if timing else None
+                timing = _obj(dosage, "timing", ref, " dosageInstruction")
+                repeat = _obj(timing, "repeat", ref, " timing") if timing else None
                 if repeat is not None:
-                    b_start, b_end = _period(repeat.get("boundsPeriod"), f"{ref} boundsPeriod")
+                    b_start, b_end = _period(repeat.get("boundsPeriod"), ref, " boundsPeriod")
                     start = start or b_start
                     end = end or b_end
         elif kind in ("MedicationStatement", "MedicationAdministration"):
-            start = _date(res.get("effectiveDateTime"), f"{ref} effectiveDateTime")
+            start = _date(res.get("effectiveDateTime"), ref, " effectiveDateTime")
             if start is not None and kind == "MedicationAdministration":
                 end = start  # a single administration
-            p_start, p_end = _period(res.get("effectivePeriod"), f"{ref} effectivePeriod")
+            p_start, p_end = _period(res.get("effectivePeriod"), ref, " effectivePeriod")
             start = start or p_start
             end = end or p_end
             if start is None and kind == "MedicationStatement":
-                start = _date(res.get("dateAsserted"), f"{ref} dateAsserted")
+                start = _date(res.get("dateAsserted"), ref, " dateAsserted")
         else:  # MedicationDispense
-            start = _date(res.get("whenHandedOver"), f"{ref} whenHandedOver")
-            start = start or _date(res.get("whenPrepared"), f"{ref} whenPrepared")
+            start = _date(res.get("whenHandedOver"), ref, " whenHandedOver")
+            start = start or _date(res.get("whenPrepared"), ref, " whenPrepared")
             supply_obj = _obj(res, "daysSupply", ref)
-            days = _number(supply_obj, "value", f"{ref} daysSupply") if supply_obj else None
+            days = _number(supply_obj, "value", ref, " daysSupply") if supply_obj else None
             if days is not None and start is not None and 0 <= days <= 3650:
                 end = plus_days(start, int(days))
         return start, end, end is not None
 
     # ------------------------------------------------------------ AllergyIntolerance
     def allergy(self, res: Resource, ref: str) -> None:
-        verification = _status_code(res.get("verificationStatus"), f"{ref} verificationStatus")
+        verification = _status_code(res.get("verificationStatus"), ref, " verificationStatus")
         if verification in _IGNORED_VERIFICATION:
             self.counts.ignored_status += 1
             return
-        clinical = _status_code(res.get("clinicalStatus"), f"{ref} clinicalStatus")
+        clinical = _status_code(res.get("clinicalStatus"), ref, " clinicalStatus")
         categories = [c for c in _list(res, "category", ref) if isinstance(c, str)]
-        codes, texts = _concept(res.get("code"), f"{ref} code")
+        codes, texts = _concept(res.get("code"), ref, " code")
         match = self.m.match_drug(codes, texts)
         fact = AllergyFact(
             ref=ref,
@@ -722,7 +774,7 @@ class _Reader:
 
     # ------------------------------------------------------------ Observation
     def observation(self, res: Resource, ref: str) -> None:
-        codes, texts = _concept(res.get("code"), f"{ref} code")
+        codes, texts = _concept(res.get("code"), ref, " code")
         lab = self.m.lab_for(codes)
         if lab is None:
             self.counts.unused_observations += 1
@@ -735,13 +787,13 @@ class _Reader:
         if status is not None and status not in _OBSERVATION_USED:
             self.counts.ignored_status += 1
             return
-        effective = _date(res.get("effectiveDateTime"), f"{ref} effectiveDateTime")
+        effective = _date(res.get("effectiveDateTime"), ref, " effectiveDateTime")
         if effective is None:
-            effective = _period(res.get("effectivePeriod"), f"{ref} effectivePeriod")[1]
+            effective = _period(res.get("effectivePeriod"), ref, " effectivePeriod")[1]
         if effective is None:
-            effective = _date(res.get("effectiveInstant"), f"{ref} effectiveInstant")
+            effective = _date(res.get("effectiveInstant"), ref, " effectiveInstant")
         if effective is None:
-            effective = _date(res.get("issued"), f"{ref} issued")
+            effective = _date(res.get("issued"), ref, " issued")
         if effective is not None and effective > self.as_of:
             self.counts.future += 1
             return
@@ -750,13 +802,13 @@ class _Reader:
         value_text: str | None = None
         quantity = _obj(res, "valueQuantity", ref)
         if quantity is not None:
-            value = _number(quantity, "value", f"{ref} valueQuantity")
-            unit = _str(quantity, "unit", f"{ref} valueQuantity") or _str(
-                quantity, "code", f"{ref} valueQuantity"
+            value = _number(quantity, "value", ref, " valueQuantity")
+            unit = _str(quantity, "unit", ref, " valueQuantity") or _str(
+                quantity, "code", ref, " valueQuantity"
             )
         coded = res.get("valueCodeableConcept")
         if coded is not None:
-            value_codes, value_texts = _concept(coded, f"{ref} valueCodeableConcept")
+            value_codes, value_texts = _concept(coded, ref, " valueCodeableConcept")
             value_text = _best_text(value_texts, value_codes)
         string_value = _str(res, "valueString", ref)
         if string_value is not None:
@@ -786,7 +838,7 @@ class _Reader:
 
     def _interpretation(self, res: Resource, ref: str, value: float | None) -> str | None:
         for item in _list(res, "interpretation", ref):
-            codes, _ = _concept(item, f"{ref} interpretation")
+            codes, _ = _concept(item, ref, " interpretation")
             for code in codes:
                 upper = code.code.upper()
                 if upper in {"H", "HH", "HU", ">"}:
@@ -804,10 +856,10 @@ class _Reader:
         for item in _list(res, "referenceRange", ref):
             if not isinstance(item, dict):
                 raise PatientDataError(f"{ref}: each referenceRange should be an object")
-            high = _obj(item, "high", f"{ref} referenceRange")
-            low = _obj(item, "low", f"{ref} referenceRange")
-            high_value = _number(high, "value", f"{ref} referenceRange.high") if high else None
-            low_value = _number(low, "value", f"{ref} referenceRange.low") if low else None
+            high = _obj(item, "high", ref, " referenceRange")
+            low = _obj(item, "low", ref, " referenceRange")
+            high_value = _number(high, "value", ref, " referenceRange.high") if high else None
+            low_value = _number(low, "value", ref, " referenceRange.low") if low else None
             if high_value is not None and value > high_value:
                 return "high"
             if low_value is not None and value < low_value:
@@ -835,7 +887,7 @@ def _duration_days(value: JSON, ref: str) -> int | None:
         return None
     if not isinstance(value, dict):
         raise PatientDataError(f"{ref}: expectedSupplyDuration should be an object")
-    amount = _number(value, "value", f"{ref} expectedSupplyDuration")
+    amount = _number(value, "value", ref, " expectedSupplyDuration")
     unit = (_str(value, "code", ref) or _str(value, "unit", ref) or "d").lower()
     factor = _DURATION_DAYS.get(unit)
     if amount is None or factor is None or not 0 <= amount <= 3650:

@@ -1,10 +1,12 @@
 """`screen_export`: the whole run, on local worker processes or a Dask cluster.
 
-Three map stages over files on disk (see partition.py): A splits every export file by patient,
-B joins Medications to the partitions that reference them, C assesses every partition. Each
-stage is a list of independent tasks, so the same functions run in a local process pool
-(default: one worker per core) or on a Dask `distributed` cluster (`scheduler=`). On a real
-cluster the scratch location must be shared by all workers (an NFS path or an object-store URL).
+Map stages over files on disk (see partition.py): A splits every export file by patient,
+B joins Medications to the partitions that reference them, C assesses every partition, setting
+aside the patients whose follow-up check needs their Encounters; D scans the Encounter files for
+those patients only and assesses them. Each stage is a list of independent tasks, so the same
+functions run in a local process pool (default: one worker per core) or on a Dask `distributed`
+cluster (`scheduler=`). On a real cluster the scratch location must be shared by all workers (an
+NFS path or an object-store URL).
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from ldn_derm.errors import InputError
-from ldn_derm.screen.engine import PartitionStats, ProgressFn, default_workers, iter_rows
+from ldn_derm.screen.engine import (
+    PartitionStats,
+    ProgressFn,
+    default_workers,
+    finish_partition,
+    iter_rows,
+)
 from ldn_derm.screen.engine import screen_partition as _screen_partition
 from ldn_derm.screen.output import WorklistFormat, write_summary, write_worklist
 from ldn_derm.screen.partition import (
@@ -219,9 +227,17 @@ def screen_export(
     try:
         tick = time.perf_counter()
         labs = lab_code_pattern(c.code for lab in kb.terminology.labs for c in lab.loinc)
-        split: list[SplitStats] = runner.map(
-            "split", split_file, [(f, i, root, count, buckets, labs) for i, f in enumerate(read)]
-        )
+        # Encounters serve only the follow-up check of patients with a current naltrexone
+        # product: stage A leaves plain Encounter lines to a scan after stage C, which routes
+        # those of the patients it set aside (not for gzip files: they would be inflated twice)
+        encounter_files = [(i, f) for i, f in enumerate(read) if f.resource_type == "Encounter"]
+        defer = bool(encounter_files) and not any(f.compressed for _, f in encounter_files)
+        calls = [
+            (f, i, root, count, buckets, labs, "skip" if defer and (i, f) in encounter_files
+             else "route")
+            for i, f in enumerate(read)
+        ]  # fmt: skip
+        split: list[SplitStats] = runner.map("split", split_file, calls)
         totals = SplitStats()
         for item in split:
             totals.merge(item)
@@ -236,12 +252,34 @@ def screen_export(
         names = [f.name for f in files]
         options = Options(follow_up_months=follow_up_months)
         parts: list[PartitionStats] = runner.map(
-            "assess", _screen_partition, [(p, root, day, names, options) for p in range(count)]
+            "assess",
+            _screen_partition,
+            [(p, root, day, names, options, defer) for p in range(count)],
         )
         merged = PartitionStats()
         for part in parts:
             merged.merge(part)
         result.stage_seconds["assess"] = time.perf_counter() - tick
+
+        if defer:  # the encounter scan, then the patients set aside
+            tick = time.perf_counter()
+            wanted = frozenset(merged.deferred)
+            scans: list[SplitStats] = runner.map(
+                "encounters",
+                split_file,
+                [(f, i, root, count, buckets, frozenset(), "only", wanted)
+                 for i, f in encounter_files],
+            )  # fmt: skip
+            for scan in scans:  # its lines were counted by stage A
+                totals.merge(SplitStats(malformed=scan.malformed, unlinked=scan.unlinked,
+                                        problems=scan.problems))  # fmt: skip
+            waiting = [p for p, part in enumerate(parts) if part.deferred]
+            finished: list[PartitionStats] = runner.map(
+                "follow-up", finish_partition, [(p, root, day, names, options) for p in waiting]
+            )
+            for part in finished:
+                merged.merge(part)
+            result.stage_seconds["encounters"] = time.perf_counter() - tick
 
         result.lines, result.bytes, result.unlinked = totals.lines, totals.bytes, totals.unlinked
         result.not_used = totals.not_used

@@ -85,6 +85,25 @@ def read_lines(file: ExportFile) -> Iterator[tuple[int, bytes]]:
                 yield number, stripped
 
 
+BLOCK_BYTES = 1024 * 1024  # (measured: reading in 1 MB blocks costs less CPU than 4 or 16 MB)
+
+
+def read_blocks(file: ExportFile, size: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """The file in blocks of about `size` bytes of whole lines (each block ends with a newline,
+    but maybe the file's last): for callers that work on many lines at once. A block that would
+    end inside a line is completed to the line's end, so a long line makes its block longer."""
+    with _open(file) as handle:
+        while True:
+            chunk = handle.read(size)
+            if not chunk:
+                return
+            if chunk.endswith(b"\n"):
+                yield chunk
+                continue
+            tail = handle.readline()
+            yield chunk + tail if tail else chunk
+
+
 def _open(file: ExportFile) -> IO[bytes]:
     if "://" not in file.url:
         if file.compressed:
