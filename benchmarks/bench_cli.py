@@ -1,7 +1,7 @@
 """Benchmark the CLI's start-up and `ldn assess` as whole processes, side by side (issue 16).
 
-In one run, each a fresh process, median of N (after one warm-up that also fills the knowledge
-base cache, as any earlier `ldn` run on the machine would have):
+In one run, each a fresh process, N rounds of all five (after one warm-up that also fills the
+knowledge base cache, as any earlier `ldn` run on the machine would have):
   1. python -c pass                          (the floor: a bare interpreter start)
   2. ldn --help                              (target: within 12x of 1)
   3. python: orjson.loads(largest bundle)    (the floor for reading the record)
@@ -20,6 +20,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,21 +29,16 @@ BIN = Path(sys.executable).parent
 LDN = str(BIN / "ldn")
 
 
-def measure(cmd: list[str], repeat: int, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """(median wall ms, median CPU ms) of `cmd` run `repeat` times after one warm-up."""
-    import time
-
+def run_once(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall ms, CPU ms) of one run of `cmd`."""
     run_env = {**os.environ, **(env or {})}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=run_env)
-    walls, cpus = [], []
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=run_env)
-        walls.append((time.perf_counter() - start) * 1000)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
-    return statistics.median(walls), statistics.median(cpus)
+    wall = (time.perf_counter() - start) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    return wall, cpu
 
 
 def main() -> int:
@@ -55,40 +51,47 @@ def main() -> int:
         return 1
     bundle = bundles[-1]
     py = sys.executable
-    rows = {
-        "python -c pass (floor)": measure([py, "-c", "pass"], args.repeat),
-        "ldn --help": measure([LDN, "--help"], args.repeat),
-        "orjson.loads(bundle) (floor)": measure(
+    json_out = [str(bundle), "--format", "json", "--as-of", "2026-11-26"]
+    commands: dict[str, tuple[list[str], dict[str, str] | None]] = {
+        "python -c pass (floor)": ([py, "-c", "pass"], None),
+        "ldn --help": ([LDN, "--help"], None),
+        "orjson.loads(bundle) (floor)": (
             [py, "-c", f"import orjson; orjson.loads(open({str(bundle)!r}, 'rb').read())"],
-            args.repeat,
+            None,
         ),
-        "ldn assess --format json": measure(
-            [LDN, "assess", str(bundle), "--format", "json", "--as-of", "2026-11-26"],
-            args.repeat,
-        ),
-        "ldn assess, no knowledge cache": measure(
-            [LDN, "assess", str(bundle), "--format", "json", "--as-of", "2026-11-26"],
-            args.repeat,
-            env={"LDN_KB_CACHE": "off"},
-        ),
+        "ldn assess --format json": ([LDN, "assess", *json_out], None),
+        "ldn assess, no knowledge cache": ([LDN, "assess", *json_out], {"LDN_KB_CACHE": "off"}),
     }
+    for cmd, env in commands.values():  # warm-up: page cache, knowledge-base cache
+        run_once(cmd, env)
+    # Round-robin: every round runs each command once, so a machine that speeds up or slows
+    # down during the run (this one does, by tens of percent) affects every row alike; the
+    # ratios are taken within each round and their median reported.
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(args.repeat):
+        for name, (cmd, env) in commands.items():
+            runs[name].append(run_once(cmd, env))
     size = bundle.stat().st_size / 1e6
-    print(f"bundle: {bundle.name} ({size:.2f} MB); {args.repeat} runs each, median\n")
+    print(f"bundle: {bundle.name} ({size:.2f} MB); {args.repeat} rounds, medians\n")
     print(f"{'command':34s} {'wall ms':>9s} {'CPU ms':>9s}")
-    for name, (wall, cpu) in rows.items():
+    for name, samples in runs.items():
+        wall = statistics.median(w for w, _ in samples)
+        cpu = statistics.median(c for _, c in samples)
         print(f"{name:34s} {wall:9.0f} {cpu:9.0f}")
     bare, help_, floor, assess = (
-        rows["python -c pass (floor)"],
-        rows["ldn --help"],
-        rows["orjson.loads(bundle) (floor)"],
-        rows["ldn assess --format json"],
+        runs["python -c pass (floor)"],
+        runs["ldn --help"],
+        runs["orjson.loads(bundle) (floor)"],
+        runs["ldn assess --format json"],
     )
     print()
     ok = True
     for i, label in ((0, "wall"), (1, "CPU")):
-        help_ratio = help_[i] / bare[i]
-        parse = max(floor[i] - bare[i], 1e-9)
-        work_ratio = (assess[i] - help_[i]) / parse
+        help_ratio = statistics.median(h[i] / b[i] for h, b in zip(help_, bare, strict=True))
+        work_ratio = statistics.median(
+            (a[i] - h[i]) / max(f[i] - b[i], 1e-9)
+            for a, h, f, b in zip(assess, help_, floor, bare, strict=True)
+        )
         print(
             f"{label:4s}: ldn --help = {help_ratio:4.1f}x python -c pass (target <= 12); "
             f"ldn assess beyond start-up = {work_ratio:4.1f}x orjson.loads beyond start-up "

@@ -1,9 +1,13 @@
-"""The Typer application object that every command module registers on."""
+"""The Typer application object that every command module registers on, and the consoles."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="ldn",
@@ -15,8 +19,39 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+class _DeferredConsole:
+    """A rich Console made on first use. Importing rich's console costs about a sixth of
+    `ldn --help`, which prints through Typer without it, as do `--format json` outputs.
+    Every attribute is the real console's (its `__dict__` too: no instance dictionary here)."""
+
+    __slots__ = ("_made", "_options")
+
+    def __init__(self, **options: Any) -> None:
+        object.__setattr__(self, "_options", options)
+        object.__setattr__(self, "_made", None)
+
+    def _console(self) -> Console:
+        made: Console | None = self._made
+        if made is None:
+            from rich.console import Console
+
+            made = Console(**self._options)
+            object.__setattr__(self, "_made", made)
+        return made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._console(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._console(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._console(), name)
+
+
 # highlight=False: rich's automatic highlighter runs a dozen regexes over every printed string,
 # and some backtrack on long unbroken text (a 40,000-character medication id from a record took
 # 22 s to print); our output marks up what it means to, explicitly.
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = cast("Console", _DeferredConsole(highlight=False))
+err_console = cast("Console", _DeferredConsole(stderr=True, highlight=False))

@@ -6,14 +6,14 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from ldn_derm.cli.app import app, console
 from ldn_derm.cli.common import FORMAT_OPTION, OutputFormat, emit_json
 from ldn_derm.errors import InputError
 
-if TYPE_CHECKING:  # the knowledge base (pydantic models) loads only when a command runs
+if TYPE_CHECKING:  # the knowledge base and rich's tables load only when a command runs
+    from rich.table import Table
+
     from ldn_derm.knowledge import KnowledgeBase
     from ldn_derm.knowledge.citations import Citations
     from ldn_derm.knowledge.models import EvidenceEntry, Reference
@@ -39,6 +39,9 @@ def provenance(value: str) -> str:
 
 def references_table(kb: KnowledgeBase, cites: Citations) -> Table:
     """The numbered reference list for what `cites` has marked so far."""
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title="References", show_lines=False, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Reference")
@@ -129,6 +132,8 @@ def evidence(
 
 
 def _effect_text(e: EvidenceEntry) -> str:
+    from rich.markup import escape
+
     effect = escape(e.effect)
     if e.add_on_to:
         effect += f"\n[bold]Add-on, not naltrexone alone:[/bold] with {escape(e.add_on_to)}"
@@ -144,6 +149,9 @@ def _outcome(e: EvidenceEntry, wrap: bool = True) -> str:
 
 
 def _evidence_table(kb: KnowledgeBase, cid: str, cites: Citations) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     summary = kb.summarize(cid)
     table = Table(
         title=f"{summary.condition.name}",
@@ -177,6 +185,8 @@ def _evidence_table(kb: KnowledgeBase, cid: str, cites: Citations) -> Table:
 
 def _evidence_blocks(kb: KnowledgeBase, cid: str, cites: Citations) -> None:
     """The same content as the table, one block per study, for terminals under WIDE columns."""
+    from rich.markup import escape
+
     summary = kb.summarize(cid)
     console.rule(f"[bold]{escape(summary.condition.name)}[/bold]", align="left")
     for e in kb.evidence_for(cid):
@@ -198,6 +208,8 @@ def _conditions_with_evidence(kb: KnowledgeBase) -> list[str]:
 @app.command()
 def drug(output: OutputFormat = FORMAT_OPTION) -> None:
     """The low-dose naltrexone monograph, every statement with its citations."""
+    from rich.markup import escape
+
     from ldn_derm.knowledge import get_knowledge
     from ldn_derm.knowledge.monograph import monograph_sections
 
@@ -245,6 +257,9 @@ def refs(
     output: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """The reference list (or one reference and what cites it)."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from ldn_derm.knowledge import get_knowledge
 
     kb = get_knowledge()

@@ -68,8 +68,8 @@ class ConditionSummary:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class DrugCode:
+@dataclass(frozen=True)  # not slots: 910 of them are unpickled at every start, and a slots
+class DrugCode:  # dataclass is rebuilt through a Python __setstate__ (a dict one is not)
     """One RxNorm drug code from a code table (e.g. CDC OMTK): its name and ingredient ids."""
 
     rxcui: str

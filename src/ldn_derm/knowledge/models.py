@@ -11,6 +11,12 @@ runs each file through a `pydantic.TypeAdapter` of these classes, which reads th
 written here (`annotated_types` markers in the annotations, `__pydantic_config__` for unknown
 keys and whitespace, `__post_init__` for checks across fields). A typo in a data file is an
 error that names the file, the entry and the field.
+
+Only `__init__` is generated per class: immutability and `repr` are written once, in `Strict`,
+and records compare by identity (each is one object of the one loaded knowledge base;
+`as_data(a) == as_data(b)` compares two by value). Generating frozen-dataclass methods and value
+equality for ~40 classes took more than half of this module's import time (about 35 of 55 ms
+here), which every `ldn` command pays.
 """
 
 from __future__ import annotations
@@ -114,13 +120,33 @@ def as_data(obj: object) -> Any:
 
 
 class Strict:
-    """Base of every record: unknown keys are errors, strings are stripped (when validated)."""
+    """Base of every record: unknown keys are errors, strings are stripped (when validated);
+    a field is set once, when the record is built, and never again (as a frozen dataclass,
+    but with these methods written once here instead of generated for every class)."""
 
     __pydantic_config__ = _STRICT
 
+    def __setattr__(self, name: str, value: object) -> None:
+        fields: dict[str, object] = getattr(type(self), "__dataclass_fields__", {})
+        if name in self.__dict__ or name not in fields:
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field '{name}'")
+        object.__setattr__(self, name, value)
 
-@dataclass(frozen=True, kw_only=True)
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field '{name}'")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+        )
+        return f"{type(self).__name__}({shown})"
+
+
+@dataclass(kw_only=True, eq=False, repr=False)
 class Reference(Strict):
+    """A source the knowledge base cites (references/*.yaml)."""
+
     id: RefId
     authors: str | None = None
     title: str
@@ -173,7 +199,7 @@ class Reference(Strict):
         return f"{label}, {self.journal}" if self.journal else label
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Statement(Strict):
     """One cited clinical statement."""
 
@@ -207,7 +233,7 @@ def _single_value(data: object) -> object:
     return data
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class DoseRange(Strict):
     """A daily oral dose in mg/day; `low == high` for a fixed dose."""
 
@@ -238,8 +264,10 @@ class DoseRange(Strict):
 # ---------------------------------------------------------------- conditions & terminology
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Coding(Strict):
+    """One code of a condition or lab, with whether and where it was verified."""
+
     code: str
     display: str | None = None
     verified: bool
@@ -249,8 +277,10 @@ class Coding(Strict):
     legacy: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Condition(Strict):
+    """A dermatological condition LDN has been reported for (conditions.yaml)."""
+
     id: Slug
     name: str
     group: str | None = None  # e.g. "pruritus"
@@ -260,7 +290,7 @@ class Condition(Strict):
     note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Ingredient(Strict):
     """A drug ingredient with its RxNorm ingredient RxCUI and the classes rules care about."""
 
@@ -274,7 +304,7 @@ class Ingredient(Strict):
     note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Product(Strict):
     """A brand or combination product named by text; opioid if any ingredient is."""
 
@@ -293,7 +323,7 @@ class Product(Strict):
     note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class LabThreshold(Strict):
     """A cut-off that makes a lab result count as evidence of a clinical concept."""
 
@@ -310,8 +340,10 @@ class LabThreshold(Strict):
             raise ValueError("give exactly one of 'at_least' or 'below'")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class LabCode(Strict):
+    """A laboratory test the rules read, by LOINC code, with its cut-offs."""
+
     id: Slug
     name: str
     loinc: Annotated[list[Coding], MinLen(1)]
@@ -319,7 +351,7 @@ class LabCode(Strict):
     thresholds: list[LabThreshold] = field(default_factory=list)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class ClinicalConcept(Strict):
     """A non-dermatological condition the assessment rules react to (CKD, pregnancy, ...).
 
@@ -339,7 +371,7 @@ class ClinicalConcept(Strict):
     note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class RuleParameter(Strict):
     """A number an assessment rule needs (a window in days, an age), with where it comes from.
 
@@ -359,7 +391,7 @@ class RuleParameter(Strict):
             raise ValueError("a cited parameter needs refs and certainty; a convention neither")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class CodeTable(Strict):
     """A table of RxNorm drug codes and their ingredients, loaded from a CSV in data/codes/.
 
@@ -375,8 +407,10 @@ class CodeTable(Strict):
     note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Terminology(Strict):
+    """terminology.yaml: ingredients, products, code tables, labs, concepts, parameters."""
+
     ingredients: list[Ingredient]
     code_tables: list[CodeTable] = field(default_factory=list)
     rxnorm_dose_forms: list[str] = field(default_factory=list)
@@ -450,8 +484,10 @@ class Outcome(StrEnum):
         return self in {Outcome.NO_BENEFIT, Outcome.NO_DIFFERENCE, Outcome.WORSE}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class EvidenceEntry(Strict):
+    """One study of naltrexone in a condition (evidence/*.yaml)."""
+
     id: Slug
     condition: Slug
     study: str  # short human label, e.g. "Albers 2017"
@@ -480,8 +516,10 @@ class EvidenceEntry(Strict):
 # ---------------------------------------------------------------- drug monograph
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Frequency(Strict):
+    """How often an adverse effect was reported, as the source gives it."""
+
     text: str  # e.g. "37% of participants"
     events: Annotated[int, Ge(0)] | None = None
     total: Annotated[int, Ge(1)] | None = None
@@ -501,8 +539,10 @@ class SafetyKind(StrEnum):
     MONITORING = "monitoring"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class SafetyItem(Strict):
+    """An adverse effect, contraindication, caution, interaction or monitoring item."""
+
     id: Slug
     kind: SafetyKind
     title: str
@@ -515,14 +555,16 @@ class SafetyItem(Strict):
     section: Slug | None = None  # monograph section when not the one its kind implies
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class MonographSection(Strict):
+    """A section of the drug monograph: cited statements under one title."""
+
     id: Slug
     title: str
     statements: Annotated[list[Statement], MinLen(1)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class LowDoseRange(Strict):
     """A low-dose range as one source states it."""
 
@@ -531,8 +573,10 @@ class LowDoseRange(Strict):
     certainty: Certainty
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Drug(Strict):
+    """drug.yaml: naltrexone's doses and the monograph sections."""
+
     name: str
     ingredient: Slug  # id in terminology
     standard_dose: DoseRange
@@ -580,8 +624,10 @@ class Concern(StrEnum):
     TETRACYCLINE_USE = "tetracycline-use"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class ComparatorFlag(Strict):
+    """What a patient fact (a concern) means for a comparator therapy."""
+
     id: Slug
     concern: Concern
     severity: Literal["contraindicated", "caution", "info"]
@@ -595,7 +641,7 @@ class ComparatorFlag(Strict):
     superseded_by: list[Concern] = field(default_factory=list)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class OptionFact(Strict):
     """One cited line of an option's baseline (evidence, key risk, screening, monitoring).
 
@@ -609,8 +655,10 @@ class OptionFact(Strict):
     caveat: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Comparator(Strict):
+    """A traditional systemic therapy LDN is compared with (comparators.yaml)."""
+
     id: Slug
     name: str
     drug_class: str
@@ -630,7 +678,7 @@ class Comparator(Strict):
     note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class MedicineConcern(Strict):
     """A comparator concern raised by a current medicine: by ingredient id or by name."""
 
@@ -647,7 +695,7 @@ class MedicineConcern(Strict):
             raise ValueError("give 'ingredients' or 'names' to match")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class LdnFact(Strict):
     """A line of the LDN row, cited through the safety items it summarises."""
 
@@ -656,7 +704,7 @@ class LdnFact(Strict):
     safety: Annotated[list[Slug], MinLen(1)]  # safety.yaml ids whose references it carries
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class LdnOption(Strict):
     """The LDN row of the comparison table (its evidence is counted from the evidence files)."""
 
@@ -671,8 +719,10 @@ class LdnOption(Strict):
 # ---------------------------------------------------------------- the whole base
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Meta(Strict):
+    """meta.yaml: the knowledge base's version, review date and scope."""
+
     version: Annotated[str, Predicate(is_version)]
     reviewed: date
     reviewers: list[str] = field(default_factory=list)
@@ -682,7 +732,7 @@ class Meta(Strict):
 # ---------------------------------------------------------------- pharmacokinetics
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class PkParameter(Strict):
     """A model parameter with unit and provenance; `fitted` ones come from scripts/fit_pkpd.py."""
 
@@ -704,7 +754,7 @@ class PkParameter(Strict):
             raise ValueError(f"parameter '{self.id}' has a CV but no cv_basis")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class CalibrationPoint(Strict):
     """A measured datum the simulator must reproduce (or a bound it must respect)."""
 
@@ -722,8 +772,10 @@ class CalibrationPoint(Strict):
     note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class PkpdParameters(Strict):
+    """pkpd.yaml: model parameters, calibration data and pharmacology statements."""
+
     parameters: list[PkParameter] = field(default_factory=list)
     calibration: list[CalibrationPoint] = field(default_factory=list)
     statements: list[Statement] = field(default_factory=list)
@@ -745,7 +797,7 @@ class PkpdParameters(Strict):
 # ---------------------------------------------------------------- prescribing protocols
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class TitrationProtocol(Strict):
     """A published starting dose and titration scheme, as the source reports it.
 
@@ -781,7 +833,7 @@ class TitrationProtocol(Strict):
                 raise ValueError(f"'{name}' is not given: list it under 'missing'")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class StabilityFinding(Strict):
     """A measured stability of a compounded form: the basis of a beyond-use date."""
 
@@ -808,7 +860,7 @@ class StabilityFinding(Strict):
             raise ValueError("a liquid stability finding needs storage_id")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Convention(Strict):
     """A number the program uses: cited (refs + certainty) or a stated program convention."""
 
@@ -822,7 +874,7 @@ class Convention(Strict):
             raise ValueError("a cited value needs refs and certainty; a convention neither")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class DoseRules(Strict):
     """Limits the prescribing checks use beyond the drug's dose ranges."""
 
@@ -833,14 +885,16 @@ class DoseRules(Strict):
     fill_days_without_bud: dict[Literal["capsule", "liquid"], Convention]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class OverrideOptionText(Strict):
+    """What one override option goes past, in words for the prescriber."""
+
     id: Literal["contraindication", "above-low-dose", "opioid-free-interval", "evidence"]
     title: str
     what: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class NotOverridable(Strict):
     """A contraindication no override lifts: the record must be corrected (or the right one
     opened) before anything is prescribed."""
@@ -849,7 +903,7 @@ class NotOverridable(Strict):
     why: Text3
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class OverrideRules(Strict):
     """What makes an override reason meaningful (a program convention) and what each option
     overrides."""
@@ -862,7 +916,7 @@ class OverrideRules(Strict):
     not_overridable: list[NotOverridable] = field(default_factory=list)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class CompoundingFacts(Strict):
     """Cited facts the compounding arithmetic and the beyond-use dates rest on."""
 
@@ -873,8 +927,10 @@ class CompoundingFacts(Strict):
     statements: list[MonographSection] = field(default_factory=list)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False, repr=False)
 class Protocols(Strict):
+    """protocols.yaml: titration protocols, compounding facts and prescribing rules."""
+
     protocols: Annotated[list[TitrationProtocol], MinLen(1)]
     compounding: CompoundingFacts
     dose_rules: DoseRules
