@@ -226,3 +226,32 @@ def test_codings_read_once_are_read_the_same_again(
     if isinstance(first, str):
         with pytest.raises(PatientDataError):
             fhir._concept(concept, "here")
+
+
+def test_the_reader_caches_keep_no_long_values() -> None:
+    """The coding, date and reference caches live as long as the process (a screen worker):
+    only short values are kept, so a record of megabyte displays cannot grow them."""
+    from ldn_derm.patient import dates, fhir
+
+    long_display = "x" * 5000
+    long_date = "2024-01-02T03:04:05." + "1" * 5000 + "Z"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p", "birthDate": "1970-01-01"}},
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "c",
+                    "subject": {"reference": "Patient/p" + " " * 3000},
+                    "clinicalStatus": {"coding": [{"code": "active"}]},
+                    "code": {"coding": [{"system": "s", "code": "1", "display": long_display}]},
+                    "onsetDateTime": long_date,
+                }
+            },
+        ],
+    }
+    load_patient(orjson.dumps(bundle), as_of=date(2026, 6, 1))
+    assert not [key for key in fhir._CODES if long_display in key]
+    assert long_date not in dates._PARSED[0] and long_date not in dates._PARSED[1]

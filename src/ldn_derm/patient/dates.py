@@ -24,6 +24,7 @@ _FHIR_DATE = re.compile(
 # of its conditions, observations and orders). Only valid values are kept; bounded.
 _PARSED: tuple[dict[str, date], dict[str, date]] = ({}, {})
 _PARSED_LIMIT = 65536
+_CACHED_LENGTH = 64  # longer values are parsed every time: the cache's memory stays bounded
 
 
 def parse_fhir_date(value: object, where: str, *, end: bool = False, field: str = "") -> date:
@@ -39,9 +40,10 @@ def parse_fhir_date(value: object, where: str, *, end: bool = False, field: str 
     except (KeyError, TypeError):  # not seen yet, or not a string (unhashable)
         pass
     day = _parse_fhir_date(value, where + field, end)
-    if len(parsed) >= _PARSED_LIMIT:
-        parsed.clear()
-    parsed[value] = day  # type: ignore[index]  # a str: _parse_fhir_date checked it
+    if len(value) <= _CACHED_LENGTH:  # type: ignore[arg-type]  # a str: checked above
+        if len(parsed) >= _PARSED_LIMIT:
+            parsed.clear()
+        parsed[value] = day  # type: ignore[index]
     return day
 
 

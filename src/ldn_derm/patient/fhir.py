@@ -228,10 +228,20 @@ def _ref_of(resource: Resource, index: int) -> str:
 _TYPED_REFERENCE = re.compile(r"([A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
 
 
-@lru_cache(maxsize=4096)
 def _reference_keys(reference: str) -> frozenset[str]:
     """Forms under which a reference may name a resource: 'Type/id', urn, absolute URL.
-    (Cached: the resources of one patient all name it the same way.)"""
+    (Cached when short: the resources of one patient all name it the same way.)"""
+    if len(reference) <= _CACHED_LENGTH:
+        return _short_reference_keys(reference)
+    return _keys_of(reference)
+
+
+@lru_cache(maxsize=4096)
+def _short_reference_keys(reference: str) -> frozenset[str]:
+    return _keys_of(reference)
+
+
+def _keys_of(reference: str) -> frozenset[str]:
     ref = reference.strip()
     match = _TYPED_REFERENCE.search(ref)
     if match:
@@ -438,9 +448,11 @@ def _concept(value: JSON, where: str, field: str = "") -> tuple[tuple[Code, ...]
         try:
             found = _CODES[key]
         except KeyError:
-            found = _CODES[key] = _coding(code, display, system, where + field)
-            if len(_CODES) > _CODES_LIMIT:
-                _CODES.clear()
+            found = _coding(code, display, system, where + field)
+            if _short(system) and _short(code) and _short(display):
+                if len(_CODES) >= _CODES_LIMIT:
+                    _CODES.clear()
+                _CODES[key] = found
         except TypeError:  # a list or an object where text belongs: _coding says so
             found = _coding(code, display, system, where + field)
         if display:
@@ -454,6 +466,11 @@ def _concept(value: JSON, where: str, field: str = "") -> tuple[tuple[Code, ...]
 # one instance serves every coding written the same way; bounded.
 _CODES: dict[tuple[JSON, JSON, JSON], Code | None] = {}
 _CODES_LIMIT = 65536
+_CACHED_LENGTH = 256  # a longer text is not kept: the cache's memory stays bounded
+
+
+def _short(value: JSON) -> bool:
+    return not isinstance(value, str) or len(value) <= _CACHED_LENGTH
 
 
 def _coding(code: JSON, display: JSON, system: JSON, where: str) -> Code | None:

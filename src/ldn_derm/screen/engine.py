@@ -290,7 +290,7 @@ def _screen_patient(
         if any(supported(i) for i in assessment.indications):
             full = assess(profile, kb, comparators=True)
             cohort = [flag for c in full.comparators for flag in c.flags]
-        dates = _encounter_dates(encounters) if naltrexone_products(profile) else []
+        dates = _encounter_dates(encounters, key) if naltrexone_products(profile) else []
         findings = [
             *assessment.findings,
             *screening_findings(
@@ -339,15 +339,19 @@ def _first(item: tuple[Origin, Any]) -> Origin:
     return item[0]
 
 
-def _encounter_dates(raws: list[bytes]) -> list[date]:
-    """The start (or end) day of each Encounter; unreadable ones are skipped."""
+def _encounter_dates(raws: list[bytes], key: str) -> list[date]:
+    """The start (or end) day of each of patient `key`'s Encounters; unreadable ones, and any
+    the quick scan routed here whose top-level reference names another patient, are skipped
+    (a visit of someone else must never count as this patient's follow-up)."""
     from ldn_derm.patient.dates import parse_fhir_date
 
     dates: list[date] = []
     for raw in raws:
         try:
             resource = orjson.loads(raw)
-            period = resource.get("period") if isinstance(resource, dict) else None
+            if not isinstance(resource, dict) or top_level_patient(resource) != key:
+                continue
+            period = resource.get("period")
             if not isinstance(period, dict):
                 continue
             value = period.get("end") or period.get("start")

@@ -64,18 +64,31 @@ def partition_of(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode()) % partitions
 
 
+def usable_key(ident: str) -> str | None:
+    """`ident` as a key of the scratch files, or None: empty, longer than 256 characters, or
+    holding a control character (a tab or a line break would break a shard row). None of these
+    is a FHIR id; the caller reports the line instead of screening it."""
+    if not ident or len(ident) > 256 or any(ch < " " for ch in ident):
+        return None
+    return ident
+
+
 def patient_key(reference: str) -> str | None:
-    """The Patient id a subject/patient reference names ('Patient/x', a URL, 'urn:uuid:x')."""
+    """The Patient id a subject/patient reference names ('Patient/x', a URL, 'urn:uuid:x'),
+    as the core matches it (`patient.fhir`): a relative 'Patient/<id>' names that id whatever
+    characters it holds."""
     if reference.startswith("Patient/"):  # the usual form, without the regular expression
         ident = reference[8:]
         if 0 < len(ident) <= 64 and _PLAIN_ID.fullmatch(ident):
             return ident
     ref = reference.strip()
     if ref.startswith("urn:uuid:"):
-        return ref[9:] or None
+        return usable_key(ref[9:])
     match = _TYPED_REF.search(ref)
     if match and match[1] == "Patient":
         return match[2]
+    if ref.startswith("Patient/") and "/" not in ref[8:]:
+        return usable_key(ref[8:])
     return None
 
 
@@ -91,7 +104,7 @@ def top_level_patient(resource: dict[str, Any]) -> str | None:
     """The Patient id of a parsed resource (itself for a Patient), or None."""
     if resource.get("resourceType") == "Patient":
         ident = resource.get("id")
-        return ident if isinstance(ident, str) and ident else None
+        return usable_key(ident) if isinstance(ident, str) else None
     for name in ("subject", "patient"):
         target = resource.get(name)
         if isinstance(target, dict):
@@ -147,7 +160,7 @@ def _compact_subject(line: bytes) -> list[bytes]:
     """The subject reference of a compactly written line (what exports write), found with
     plain byte searches; [] when the line is not that simple (the regular expression decides)."""
     start = line.find(_COMPACT_SUBJECT)
-    if start < 0 or b'"patient"' in line or line.find(b'"subject"', start + 10) >= 0:
+    if start < 0 or b'"patient"' in line or line.count(b'"subject"') != 1:
         return []
     start += len(_COMPACT_SUBJECT)
     end = line.find(b'"', start)
@@ -300,7 +313,10 @@ _ENCOUNTER_TYPES = re.compile(rb'"resourceType"\s*:\s*"Encounter"')
 
 
 def _plainly_encounter(line: bytes) -> bool:
-    """Every resourceType the line writes is plainly "Encounter" (and it writes one)."""
+    """Every resourceType the line writes is plainly "Encounter" (and it writes one). A line
+    with an escape is never plain (`"resourceTyp\\u0065"` is a resourceType too)."""
+    if b"\\" in line:
+        return False
     types = line.count(_RESOURCE_TYPE)
     return types > 0 and types == len(_ENCOUNTER_TYPES.findall(line))
 
@@ -447,7 +463,8 @@ class _Splitter:
         if b'"patient"' in block or b'"contained"' in block:
             return False
         if self.kind == b"E" and not (
-            block.count(_ENCOUNTER_TYPE) == lines == block.count(_RESOURCE_TYPE)
+            b"\\" not in block
+            and block.count(_ENCOUNTER_TYPE) == lines == block.count(_RESOURCE_TYPE)
         ):
             return False  # an Encounter file's rows say E: only for lines that are Encounters
         # Where each match lies. The spans run from one line's start to the end of the line of
@@ -487,8 +504,7 @@ class _Splitter:
             buffer += b"\n"
             buffered += len(prefix) + len(line) + 12
             if medication_refs and b'"medicationReference"' in line:
-                for med in _MED_REF.findall(line):
-                    self._needs(med.decode(), part)
+                self._medication_needs(line, part)
         self.shards.buffered += buffered
         self.stats.lines += lines
         self.stats.bytes += len(block) + (0 if ended else 1)
@@ -539,8 +555,7 @@ class _Splitter:
                     buffer += row
                     self.shards.buffered += len(row)
                     if b'"medicationReference"' in line:
-                        for med in _MED_REF.findall(line):
-                            self._needs(med.decode(), part)
+                        self._medication_needs(line, part)
                     return
         self._parsed(line, number)
 
@@ -557,6 +572,22 @@ class _Splitter:
             route = (part, self._part_buffer(part), prefix)
         self.routes[reference] = route
         return route
+
+    def _medication_needs(self, line: bytes, part: int) -> None:
+        """Ask stage B for the Medication a routed line's medicationReference names: read with
+        a byte search when the line writes exactly one, plainly; parsed otherwise (an escaped
+        slash, an extension or a display with braces before the reference)."""
+        found = _MED_REF.findall(line)
+        if len(found) == 1 and line.count(b'"medicationReference"') == 1:
+            self._needs(found[0].decode(), part)
+            return
+        try:
+            resource = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return  # stage C reports the line
+        target = resource.get("medicationReference") if isinstance(resource, dict) else None
+        if isinstance(target, dict) and isinstance(target.get("reference"), str):
+            self._needs(target["reference"], part)
 
     def _needs(self, reference: str, part: int) -> None:
         """Stage B must copy the Medication `reference` names into partition `part`."""
@@ -585,8 +616,8 @@ class _Splitter:
         origin = self.origin + b"%010d" % number
         if kind_name == "Medication":
             ident = resource.get("id")
-            if not isinstance(ident, str) or not ident:
-                stats.problem(name, number, "Medication without an id")
+            if not isinstance(ident, str) or usable_key(ident) is None:
+                stats.problem(name, number, "Medication without a usable id")
                 return
             bucket = partition_of(ident, self.buckets)
             self.shards.write(
@@ -596,7 +627,9 @@ class _Splitter:
         key = top_level_patient(resource)
         if key is None:
             if kind_name == "Patient":
-                stats.problem(name, number, "Patient without an id")
+                stats.problem(
+                    name, number, "Patient without a usable id (none, or a control character)"
+                )
             else:
                 stats.unlinked += 1
             return

@@ -1,0 +1,178 @@
+"""Lines written in legal but unusual ways: the quick byte scans must never drop, misroute or
+crash on them (found by an adversarial review of the split stage). Each export is compared with
+the per-patient Bundle oracle, as `ldn assess` would read the same resources."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from screen_exports import bundle_findings, encounter, med_request, patient
+
+from ldn_derm.screen import ScreenResult, screen_export
+
+AS_OF = date(2024, 8, 6)
+OXYCODONE = "oxycodone hydrochloride 5 MG Oral Tablet"
+
+
+def _write(folder: Path, files: dict[str, list[bytes]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, lines in files.items():
+        (folder / f"{kind}.000.ndjson").write_bytes(b"\n".join(lines) + b"\n")
+    return folder
+
+
+def _screen(folder: Path, tmp_path: Path, workers: int = 1) -> tuple[ScreenResult, Any]:
+    out = tmp_path / f"w{workers}.json"
+    result = screen_export(folder, as_of=AS_OF, out=out, fmt="json", workers=workers)
+    return result, orjson.loads(out.read_bytes())
+
+
+def _core_rows(rows: list[dict[str, Any]]) -> dict[str, set[tuple[Any, ...]]]:
+    found: dict[str, set[tuple[Any, ...]]] = {}
+    for row in rows:
+        if not row["code"].startswith("screen-"):
+            key = (row["code"], row["severity"], row["summary"], tuple(row["triggered_by"]))
+            found.setdefault(row["patient"], set()).add(key)
+    return found
+
+
+def _oracle(folder: Path) -> dict[str, set[tuple[Any, ...]]]:
+    return {
+        pid: {(f.code, f.severity.value, f.summary, tuple(f.triggered_by)) for f in findings}
+        for pid, findings in bundle_findings(folder, AS_OF).items()
+        if findings
+    }
+
+
+def _order_by_reference(rid: str, pid: str, reference_json: bytes) -> bytes:
+    """A MedicationRequest whose medicationReference object is written exactly as given."""
+    return (
+        b'{"resourceType":"MedicationRequest","id":"%s","status":"active","intent":"order",'
+        b'"medicationReference":%s,"subject":{"reference":"Patient/%s"},'
+        b'"authoredOn":"2024-05-01"}' % (rid.encode(), reference_json, pid.encode())
+    )
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        b'{"reference":"Medication\\/oxy"}',  # an escaped slash
+        b'{"display":"oxy {5 mg}","reference":"Medication/oxy"}',  # braces before it
+        b'{"extension":[{"url":"x","valueString":"y"}],"reference":"Medication/oxy"}',
+    ],
+)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_medication_reference_written_unusually_is_still_joined(
+    tmp_path: Path, reference: bytes, workers: int
+) -> None:
+    medication = {
+        "resourceType": "Medication",
+        "id": "oxy",
+        "code": {"text": OXYCODONE},
+    }
+    folder = _write(
+        tmp_path / "x",
+        {
+            "Patient": [orjson.dumps(patient("a")), orjson.dumps(patient("b"))],
+            "Medication": [orjson.dumps(medication)],
+            "MedicationRequest": [
+                _order_by_reference("r1", "a", reference),
+                orjson.dumps(med_request("r2", "b", "lisinopril 10 MG Oral Tablet")),
+            ],
+        },
+    )
+    _, rows = _screen(folder, tmp_path, workers)
+    expected = _oracle(folder)
+    assert any(code == "opioid-use" for code, *_ in expected["a"])  # the join matters
+    assert _core_rows(rows) == expected
+
+
+def test_a_nested_subject_never_routes_a_line_to_another_patient(tmp_path: Path) -> None:
+    """b's order names b at the top level (written with a space) and a inside an extension
+    object: it is b's, as the core reads it; a's follow-up must not count b's visit either."""
+    order = (
+        b'{"resourceType":"MedicationRequest","id":"r1","status":"active","intent":"order",'
+        b'"medicationCodeableConcept":{"text":"%s"},'
+        b'"subject": {"reference":"Patient/b"},"authoredOn":"2024-05-01",'
+        b'"x":{"subject":{"reference":"Patient/a"}}}' % OXYCODONE.encode()
+    )
+    visit = (
+        b'{"resourceType":"Encounter","id":"e1","status":"finished",'
+        b'"subject": {"reference":"Patient/b"},"period":{"start":"2024-07-01","end":"2024-07-01"},'
+        b'"x":{"subject":{"reference":"Patient/a"}}}'
+    )
+    folder = _write(
+        tmp_path / "x",
+        {
+            "Patient": [orjson.dumps(patient("a")), orjson.dumps(patient("b"))],
+            "MedicationRequest": [order],
+            "Encounter": [visit, orjson.dumps(encounter("e2", "a", "2020-01-01"))],
+        },
+    )
+    _, rows = _screen(folder, tmp_path)
+    assert _core_rows(rows) == _oracle(folder)
+    assert ("b", "opioid-use") in {(r["patient"], r["code"]) for r in rows}
+    assert not [r for r in rows if r["patient"] == "a" and r["code"] == "opioid-use"]
+
+
+def test_an_escaped_resource_type_in_an_encounter_file_is_read_as_the_core_reads_it(
+    tmp_path: Path,
+) -> None:
+    """orjson keeps the last of two equal keys: this line is a MedicationRequest to the core."""
+    line = (
+        b'{"resourceType":"Encounter","id":"r1","status":"active","intent":"order",'
+        b'"medicationCodeableConcept":{"text":"%s"},"subject":{"reference":"Patient/b"},'
+        b'"authoredOn":"2024-05-01","resourceTyp\\u0065":"MedicationRequest"}' % OXYCODONE.encode()
+    )
+    folder = _write(
+        tmp_path / "x",
+        {"Patient": [orjson.dumps(patient("b"))], "Encounter": [line]},
+    )
+    _, rows = _screen(folder, tmp_path)
+    assert ("b", "opioid-use") in {(r["patient"], r["code"]) for r in rows}
+
+
+def test_ids_with_control_characters_are_reported_never_fatal(tmp_path: Path) -> None:
+    """Not FHIR ids, but legal JSON: each such line is a reported problem; the run goes on."""
+    folder = _write(
+        tmp_path / "x",
+        {
+            "Patient": [
+                orjson.dumps(patient("x\ty")),
+                orjson.dumps(patient("x\ny")),
+                orjson.dumps(patient("ok")),
+            ],
+            "Medication": [orjson.dumps({"resourceType": "Medication", "id": "m\nx"})],
+            "MedicationRequest": [
+                orjson.dumps(
+                    {**med_request("r1", "q", OXYCODONE), "subject": {"reference": "urn:uuid:q\tz"}}
+                ),
+                orjson.dumps(med_request("r2", "ok", OXYCODONE)),
+            ],
+        },
+    )
+    result, rows = _screen(folder, tmp_path)
+    assert result.patients == 1
+    assert ("ok", "opioid-use") in {(r["patient"], r["code"]) for r in rows}
+    messages = [p.message for p in result.problems]
+    assert sum("Patient without a usable id" in m for m in messages) == 2
+    assert any("Medication without a usable id" in m for m in messages)
+
+
+def test_a_patient_id_outside_fhir_id_characters_keeps_its_resources(tmp_path: Path) -> None:
+    """The core matches 'Patient/a_1' to the Patient 'a_1' exactly; so does the screen."""
+    folder = _write(
+        tmp_path / "x",
+        {
+            "Patient": [orjson.dumps(patient("a_1"))],
+            "MedicationRequest": [orjson.dumps(med_request("r1", "a_1", OXYCODONE))],
+        },
+    )
+    result, rows = _screen(folder, tmp_path)
+    assert result.unlinked == 0
+    assert _core_rows(rows) == _oracle(folder)
+    assert ("a_1", "opioid-use") in {(r["patient"], r["code"]) for r in rows}
