@@ -176,3 +176,43 @@ def test_a_patient_id_outside_fhir_id_characters_keeps_its_resources(tmp_path: P
     assert result.unlinked == 0
     assert _core_rows(rows) == _oracle(folder)
     assert ("a_1", "opioid-use") in {(r["patient"], r["code"]) for r in rows}
+
+
+def test_an_escaped_subject_key_never_hides_a_follow_up_visit(tmp_path: Path) -> None:
+    """a takes LDN and was seen last month, in an Encounter whose "subject" key is written with
+    an escape; the other line names b twice. The visit counts (the encounter scan's shortcuts
+    count keys, so a block with an escape is always read line by line)."""
+    visit_a = (
+        b'{"resourceType":"Encounter","id":"e1","status":"finished",'
+        b'"s\\u0075bject":{"reference":"Patient/a"},'
+        b'"period":{"start":"2024-07-01","end":"2024-07-01"}}'
+    )
+    visit_b = (
+        b'{"resourceType":"Encounter","id":"e2","status":"finished",'
+        b'"subject":{"reference":"Patient/b"},"period":{"start":"2024-07-01","end":"2024-07-01"},'
+        b'"x":{"subject":{"reference":"Patient/b"}}}'
+    )
+    folder = _write(
+        tmp_path / "x",
+        {
+            "Patient": [orjson.dumps(patient("a")), orjson.dumps(patient("b"))],
+            "MedicationRequest": [
+                orjson.dumps(
+                    med_request(
+                        "r1",
+                        "a",
+                        "naltrexone hydrochloride 4.5 MG Oral Capsule",
+                        authored="2023-01-01",
+                    )
+                )
+            ],
+            "Encounter": [visit_a, visit_b],
+        },
+    )
+    _, rows = _screen(folder, tmp_path, workers=2)
+    codes = {(r["patient"], r["code"]) for r in rows}
+    assert ("a", "screen-no-follow-up") not in codes
+    # and without the visit, the same record is listed (the check is live)
+    (folder / "Encounter.000.ndjson").write_bytes(visit_b + b"\n")
+    _, rows = _screen(folder, tmp_path, workers=2)
+    assert ("a", "screen-no-follow-up") in {(r["patient"], r["code"]) for r in rows}

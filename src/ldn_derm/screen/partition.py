@@ -517,8 +517,8 @@ class _Splitter:
         names a patient the scan looks for: nothing of the block is needed. (Counting cannot
         tell one line with two references from one with none; such a line could only have been
         counted as unlinked or malformed.)"""
-        if b'"patient"' in block or b'"contained"' in block:
-            return False
+        if b'"patient"' in block or b'"contained"' in block or b"\\" in block:
+            return False  # (an escaped "subject" key would not be counted)
         references = _ANY_SUBJECT.findall(block)  # b"" for each one not written compactly
         if len(references) != lines:
             return False
@@ -570,7 +570,8 @@ class _Splitter:
             part = partition_of(key, self.partitions)
             prefix = b"%s\t%s\t%s" % (self.kind, key.encode(), self.origin)
             route = (part, self._part_buffer(part), prefix)
-        self.routes[reference] = route
+        if len(reference) <= 256:  # remembered only when short: the memory stays bounded
+            self.routes[reference] = route
         return route
 
     def _medication_needs(self, line: bytes, part: int) -> None:
