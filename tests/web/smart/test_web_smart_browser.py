@@ -92,3 +92,31 @@ def test_standalone_launch_in_the_browser(smart_bed: SmartBed, browser: Any) -> 
     assert "Eliseo" in page.locator("#patient-banner").inner_text()
     assert _in_viewport(page, "#candidacy")
     context.close()
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_a_deceased_patient_is_shown_why_nothing_can_be_prescribed(
+    smart_bed: SmartBed, browser: Any, viewport: tuple[int, int]
+) -> None:
+    """Chet's record gives a date of death: the launch offers no Prescribe button, and the
+    prescribe form, opened anyway, says in view why no prescription can be built."""
+    pid = smart_bed.patient_id("Chet")
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    start = (
+        f"{smart_bed.launcher}/launcher?fhir_ver=4&patient={pid}&provider=p1"
+        f"&launch_uri={quote(smart_bed.app + '/smart/launch', safe='')}"
+    )
+    page.goto(start)
+    page.locator("#candidacy").wait_for(timeout=30_000)
+    assert page.locator("#prescribe-for-patient").count() == 0
+    assert page.locator("#no-prescribe").is_visible()
+    page.goto(page.url.split("?")[0].rstrip("/") + "/prescribe")
+    page.locator("#patient-refused").wait_for(timeout=20_000)
+    text = page.locator("#patient-refused").inner_text()
+    assert "No prescription can be built for this record" in text and "died" in text
+    assert _in_viewport(page, "#patient-refused")
+    assert not page.locator("details.overrides").is_visible()  # nothing invites an override
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"smart-deceased-prescribe-{viewport[0]}.png"))
+    context.close()
