@@ -522,3 +522,19 @@ def test_api_docs_render_offline(server: str, browser: Any) -> None:
         assert_accessible(page, {"critical"})
     finally:
         page.context.close()
+
+
+def test_the_monograph_prints_its_folded_sections_without_javascript(
+    server: str, browser: Any
+) -> None:
+    """Printed, every folded section (the references, the later monograph sections) is open,
+    even where JavaScript is off and app.js cannot open them before printing."""
+    page, errors = _new_page(browser, "desktop", javascript=False)
+    page.goto(f"{server}/monograph")
+    folded = page.locator("details:not([open]) li").first
+    assert not folded.is_visible()  # on screen: folded
+    page.emulate_media(media="print")
+    assert folded.is_visible()
+    assert page.locator("#references li").first.is_visible()
+    assert not errors
+    page.context.close()
