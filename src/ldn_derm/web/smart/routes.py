@@ -336,19 +336,34 @@ def _assess(record: Any) -> tuple[PatientProfile, Assessment]:
     return profile, run(profile)
 
 
-def _assessment(record: Any) -> dict[str, Any]:
+def _assessment(
+    record: Any, assessed: tuple[PatientProfile, Assessment] | None = None
+) -> dict[str, Any]:
     from ldn_derm.web import presenters
 
-    profile, assessment = _assess(record)
+    profile, assessment = assessed or _assess(record)
     return presenters.assessment_view(presenters.assessment_dict(assessment), profile)
 
 
-def _prescribe_context(launch_id: str, launch: dict[str, Any], record: Any) -> dict[str, Any]:
-    """The launch context plus what the prescribe form says about the patient (the same
-    contraindication notes as the carried-record form)."""
+def _prescribe_context(
+    launch_id: str,
+    launch: dict[str, Any],
+    record: Any,
+    assessed: tuple[PatientProfile, Assessment] | None = None,
+) -> dict[str, Any]:
+    """Everything the prescribe page needs besides the answer: the launch context, what the
+    form says about the patient (the same contraindication notes as the carried-record form),
+    the form's address and security token, and the choices it offers."""
     from ldn_derm.web import presenters
+    from ldn_derm.web.pages import _prescribe_choices
 
-    return {**_context(launch_id, launch, record), **presenters.prescribe_notes(*_assess(record))}
+    return {
+        **_context(launch_id, launch, record),
+        **presenters.prescribe_notes(*(assessed or _assess(record))),
+        "form_action": f"/smart/p/{quote(launch_id)}/ui/prescribe",
+        "csrf": launch["csrf"],
+        **_prescribe_choices(),
+    }
 
 
 def _context(launch_id: str, launch: dict[str, Any], record: Any) -> dict[str, Any]:
@@ -421,22 +436,20 @@ def _bundle(record: Any) -> dict[str, Any]:
 @router.get("/smart/p/{launch_id}/prescribe")
 async def smart_prescribe_page(request: Request, launch_id: str) -> Response:
     async def handler() -> Response:
-        from ldn_derm.web.pages import _prescribe_choices, render
+        from ldn_derm.web.pages import render
 
         settings = _settings(request)
         launch = await _launch_for(request, launch_id)
         record = await _record(settings, launch)
-        result = _assessment(record)
-        values = {"condition": _condition_from(launch, result)}
+        assessed = _assess(record)
+        values = {"condition": _condition_from(launch, _assessment(record, assessed))}
         return render(
             request,
             "prescribe.html",
             values=values,
             result=None,
             error=None,
-            form_action=f"/smart/p/{quote(launch_id)}/ui/prescribe",
-            **_prescribe_context(launch_id, launch, record),
-            **_prescribe_choices(),
+            **_prescribe_context(launch_id, launch, record, assessed),
         )
 
     return await _guarded(request, handler)
@@ -467,7 +480,7 @@ async def _prescription(
 @router.post("/smart/p/{launch_id}/ui/prescribe")
 async def smart_prescribe(request: Request, launch_id: str) -> Response:
     async def handler() -> Response:
-        from ldn_derm.web.pages import _fragment_or_page, _prescribe_choices
+        from ldn_derm.web.pages import _fragment_or_page
 
         launch, record, values, result, error = await _prescription(request, launch_id)
         return _fragment_or_page(
@@ -478,10 +491,7 @@ async def smart_prescribe(request: Request, launch_id: str) -> Response:
             values=values,
             result=result,
             error=error,
-            form_action=f"/smart/p/{quote(launch_id)}/ui/prescribe",
-            csrf=launch["csrf"],
             **_prescribe_context(launch_id, launch, record),
-            **_prescribe_choices(),
         )
 
     return await _guarded(request, handler)
@@ -493,7 +503,7 @@ async def smart_save_draft(request: Request, launch_id: str) -> Response:
     EHR granted create access to MedicationRequest), and say what happened."""
 
     async def handler() -> Response:
-        from ldn_derm.web.pages import _prescribe_choices, render
+        from ldn_derm.web.pages import render
         from ldn_derm.web.smart.record import create_resource
 
         settings = _settings(request)
@@ -538,10 +548,7 @@ async def smart_save_draft(request: Request, launch_id: str) -> Response:
             result=result,
             error=error,
             saved=saved,
-            form_action=f"/smart/p/{quote(launch_id)}/ui/prescribe",
-            csrf=launch["csrf"],
             **context,
-            **_prescribe_choices(),
         )
 
     return await _guarded(request, handler)
