@@ -45,19 +45,24 @@ def _in_viewport(page: Any, selector: str) -> bool:
     )  # fmt: skip
 
 
+def _ehr_launch(bed: SmartBed, browser: Any, viewport: tuple[int, int], name: str) -> Any:
+    """A page opened by the launcher's own EHR launch of the patient `name`, verdict loaded."""
+    pid = bed.patient_id(name)
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    page.goto(
+        f"{bed.launcher}/launcher?fhir_ver=4&patient={pid}&provider=p1"
+        f"&launch_uri={quote(bed.app + '/smart/launch', safe='')}"
+    )
+    page.locator("#candidacy").wait_for(timeout=30_000)
+    return page
+
+
 @pytest.mark.parametrize("viewport", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
 def test_ehr_launch_opens_the_patient_with_the_verdict_in_view(
     smart_bed: SmartBed, browser: Any, viewport: tuple[int, int]
 ) -> None:
-    pid = smart_bed.patient_id("Eliseo")
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = context.new_page()
-    start = (
-        f"{smart_bed.launcher}/launcher?fhir_ver=4&patient={pid}&provider=p1"
-        f"&launch_uri={quote(smart_bed.app + '/smart/launch', safe='')}"
-    )
-    page.goto(start)
-    page.locator("#candidacy").wait_for(timeout=30_000)
+    page = _ehr_launch(smart_bed, browser, viewport, "Eliseo")
     assert "/smart/p/" in page.url
     assert "Eliseo" in page.locator("#patient-banner").inner_text()
     assert "Not a candidate now" in page.locator("#candidacy").inner_text()
@@ -78,7 +83,7 @@ def test_ehr_launch_opens_the_patient_with_the_verdict_in_view(
     page.locator("#prescribe-for-patient").click()
     page.locator("#prescribe-form").wait_for(timeout=20_000)
     assert "Eliseo" in page.locator("#patient-banner").inner_text()
-    context.close()
+    page.context.close()
 
 
 def test_standalone_launch_in_the_browser(smart_bed: SmartBed, browser: Any) -> None:
@@ -100,15 +105,7 @@ def test_a_deceased_patient_is_shown_why_nothing_can_be_prescribed(
 ) -> None:
     """Chet's record gives a date of death: the launch offers no Prescribe button, and the
     prescribe form, opened anyway, says in view why no prescription can be built."""
-    pid = smart_bed.patient_id("Chet")
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = context.new_page()
-    start = (
-        f"{smart_bed.launcher}/launcher?fhir_ver=4&patient={pid}&provider=p1"
-        f"&launch_uri={quote(smart_bed.app + '/smart/launch', safe='')}"
-    )
-    page.goto(start)
-    page.locator("#candidacy").wait_for(timeout=30_000)
+    page = _ehr_launch(smart_bed, browser, viewport, "Chet")
     assert page.locator("#prescribe-for-patient").count() == 0
     assert page.locator("#no-prescribe").is_visible()
     page.goto(page.url.split("?")[0].rstrip("/") + "/prescribe")
@@ -119,4 +116,4 @@ def test_a_deceased_patient_is_shown_why_nothing_can_be_prescribed(
     assert not page.locator("details.overrides").is_visible()  # nothing invites an override
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"smart-deceased-prescribe-{viewport[0]}.png"))
-    context.close()
+    page.context.close()
