@@ -17,15 +17,10 @@ import pytest
 from ldn_derm.registry import auth, migrate
 from ldn_derm.registry.auth import MAX_FAILURES
 from ldn_derm.registry.db import Database
+from local_ports import free_port
 
 pytestmark = pytest.mark.timeout(180)
 HEADER_TIMEOUT_S = 1.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +36,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         None,
     )
     db.dispose()
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LDN_")}
     env |= {
         "LDN_DATABASE_URL": url,

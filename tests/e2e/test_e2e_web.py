@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 from accessibility import assert_accessible
 
 from ldn_derm.knowledge import get_knowledge
+from local_ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHEA = REPO.parent / "shared" / "fhir" / "synthea"
@@ -37,17 +37,11 @@ CHROMIUM_ARGS = [
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import httpx
 
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("e2e-data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LDN_")}  # no outside config
     env.update(LDN_DATA_DIR=str(data), LDN_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")

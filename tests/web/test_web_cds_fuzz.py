@@ -27,6 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web_helpers import hook_request, naltrexone_order
 
+from local_ports import free_port
+
 PATIENT = "p1"
 
 json_leaf = (
@@ -165,12 +167,6 @@ def test_mutated_bodies_never_get_5xx(dev_client: TestClient, case: tuple[str, A
 # ------------------------------------------------------------------ against `ldn serve`
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_for(port: int, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -187,7 +183,7 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes] | None = None) -> None:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """`ldn serve --dev` on a free loopback port (JWT checks off), one worker."""
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("served")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LDN_")}
     env["LDN_DATA_DIR"] = str(data)
@@ -281,7 +277,7 @@ def test_an_unexpected_error_is_a_500_problem_and_keeps_the_connection(
         raise RuntimeError("a bug")
 
     app.add_api_route("/test-crash", crash, methods=["GET"])
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

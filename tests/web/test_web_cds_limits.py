@@ -17,6 +17,7 @@ from web_helpers import BASE_URL, Signer
 
 from ldn_derm.web.cds.trust import MAX_JTI_CHARS, MAX_TOKEN_BYTES
 from ldn_derm.web.middleware import MAX_HEADER_BYTES
+from local_ports import free_port
 
 DISCOVERY = f"{BASE_URL}/cds-services"
 
@@ -107,12 +108,6 @@ def test_ldn_serve_logging_passes_our_info_lines_on() -> None:
 # ------------------------------------------------------------------ the server's header cap
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture()
 def capped_server(tmp_path: Path) -> Iterator[int]:
     import uvicorn
@@ -122,7 +117,7 @@ def capped_server(tmp_path: Path) -> Iterator[int]:
     from ldn_derm.web.settings import load_settings
 
     app = create_app(load_settings(data_dir=tmp_path, dev=True, host="127.0.0.1"))
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

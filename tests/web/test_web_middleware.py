@@ -15,22 +15,18 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+from local_ports import free_port
+
 pytestmark = pytest.mark.timeout(240)
 
 MAX_BODY = 4096
 BODY_TIMEOUT_S = 1.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     data = tmp_path_factory.mktemp("limits")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LDN_")}
     env |= {
         "LDN_DATA_DIR": str(data),
