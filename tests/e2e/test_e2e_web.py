@@ -183,6 +183,11 @@ def assert_seen(page: Any, selector: str, text: str | None = None) -> None:
     loc.wait_for(state="visible", timeout=30_000)
     if text is not None:
         assert text.lower() in loc.inner_text().lower(), loc.inner_text()
+    # A person looks once the page has settled: a swap or a focus may still be scrolling it.
+    # Poll for a few seconds; an element that never comes into view still fails.
+    deadline = time.monotonic() + 5
+    while not in_viewport(page, selector) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     assert in_viewport(page, selector), (
         f"{selector} is not inside the viewport: {loc.bounding_box()}"
     )
