@@ -9,8 +9,6 @@ are not patient data and are left out. Nothing here knows any clinical rule.
 from __future__ import annotations
 
 import gzip
-import mmap
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,14 +91,7 @@ BLOCK_BYTES = 1024 * 1024  # (measured: reading in 1 MB blocks costs less CPU th
 def read_blocks(file: ExportFile, size: int = BLOCK_BYTES) -> Iterator[bytes]:
     """The file in blocks of about `size` bytes of whole lines (each block ends with a newline,
     but maybe the file's last): for callers that work on many lines at once. A block that would
-    end inside a line is completed to the line's end, so a long line makes its block longer.
-
-    A local, uncompressed file is memory-mapped: each block is copied once, straight from the
-    page cache (a buffered read copies twice and a block completed to its line's end a third
-    time), and the pages behind the last block are released so that memory stays bounded."""
-    if "://" not in file.url and not file.compressed:
-        yield from _mapped_blocks(file.url, size)
-        return
+    end inside a line is completed to the line's end, so a long line makes its block longer."""
     with _open(file) as handle:
         while True:
             chunk = handle.read(size)
@@ -111,26 +102,6 @@ def read_blocks(file: ExportFile, size: int = BLOCK_BYTES) -> Iterator[bytes]:
                 continue
             tail = handle.readline()
             yield chunk + tail if tail else chunk
-
-
-def _mapped_blocks(path: str, size: int) -> Iterator[bytes]:
-    """`read_blocks` for a local file, through a read-only memory map (the same blocks)."""
-    with open(path, "rb") as handle:
-        total = os.fstat(handle.fileno()).st_size
-        if total == 0:
-            return
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            mapped.madvise(mmap.MADV_SEQUENTIAL)
-            start = released = 0
-            while start < total:
-                stop = mapped.find(b"\n", min(start + size, total) - 1)
-                stop = total if stop < 0 else stop + 1
-                yield mapped[start:stop]
-                start = stop
-                behind = start - start % mmap.PAGESIZE  # whole pages already copied out
-                if behind - released >= 4 * size:  # give them back now and then
-                    mapped.madvise(mmap.MADV_DONTNEED, released, behind - released)
-                    released = behind
 
 
 def _open(file: ExportFile) -> IO[bytes]:
