@@ -20,6 +20,7 @@ from accessibility import assert_accessible
 
 from ldn_derm.knowledge import get_knowledge
 from local_ports import free_port
+from viewport import comes_into_view
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHEA = REPO.parent / "shared" / "fhir" / "synthea"
@@ -164,31 +165,12 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}-full.png"), full_page=True)
 
 
-def in_viewport(page: Any, selector: str) -> bool:
-    """The element is shown and its top (at least its first 40 px) lies inside the viewport,
-    neither above, below nor beside it."""
-    loc = page.locator(selector).first
-    if not loc.is_visible():
-        return False
-    box = loc.bounding_box()
-    size = page.viewport_size
-    return bool(
-        box and box["y"] >= 0 and box["y"] + min(box["height"], 40) <= size["height"]
-        and box["x"] >= 0 and box["x"] + box["width"] <= size["width"] + 1
-    )  # fmt: skip
-
-
 def assert_seen(page: Any, selector: str, text: str | None = None) -> None:
     loc = page.locator(selector).first
     loc.wait_for(state="visible", timeout=30_000)
     if text is not None:
         assert text.lower() in loc.inner_text().lower(), loc.inner_text()
-    # A person looks once the page has settled: a swap or a focus may still be scrolling it.
-    # Poll for a few seconds; an element that never comes into view still fails.
-    deadline = time.monotonic() + 5
-    while not in_viewport(page, selector) and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-    assert in_viewport(page, selector), (
+    assert comes_into_view(page, selector), (
         f"{selector} is not inside the viewport: {loc.bounding_box()}"
     )
 

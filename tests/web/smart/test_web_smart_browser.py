@@ -13,6 +13,7 @@ import pytest
 from launcher import encode_launch
 
 from conftest import SmartBed
+from viewport import comes_into_view
 
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,15 +37,6 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-def _in_viewport(page: Any, selector: str) -> bool:
-    box = page.locator(selector).first.bounding_box()
-    size = page.viewport_size
-    return bool(
-        box and box["y"] >= 0 and box["y"] + min(box["height"], 40) <= size["height"]
-        and box["x"] >= 0 and box["x"] + box["width"] <= size["width"] + 1
-    )  # fmt: skip
-
-
 def _ehr_launch(bed: SmartBed, browser: Any, viewport: tuple[int, int], name: str) -> Any:
     """A page opened by the launcher's own EHR launch of the patient `name`, verdict loaded."""
     pid = bed.patient_id(name)
@@ -66,8 +58,8 @@ def test_ehr_launch_opens_the_patient_with_the_verdict_in_view(
     assert "/smart/p/" in page.url
     assert "Eliseo" in page.locator("#patient-banner").inner_text()
     assert "Not a candidate now" in page.locator("#candidacy").inner_text()
-    assert _in_viewport(page, "#patient-banner")
-    assert _in_viewport(page, "#candidacy")  # the verdict, without scrolling
+    assert comes_into_view(page, "#patient-banner")
+    assert comes_into_view(page, "#candidacy")  # the verdict, without scrolling
     wide = page.evaluate(
         """w => [...document.querySelectorAll('#patient-banner, #patient-banner *, #candidacy')]
         .filter(e => e.getBoundingClientRect().right > w + 1).map(e => e.outerHTML.slice(0, 80))""",
@@ -95,7 +87,7 @@ def test_standalone_launch_in_the_browser(smart_bed: SmartBed, browser: Any) -> 
     page.goto(f"{smart_bed.app}/smart/launch?iss={quote(iss, safe='')}")
     page.locator("#candidacy").wait_for(timeout=30_000)
     assert "Eliseo" in page.locator("#patient-banner").inner_text()
-    assert _in_viewport(page, "#candidacy")
+    assert comes_into_view(page, "#candidacy")
     context.close()
 
 
@@ -112,7 +104,7 @@ def test_a_deceased_patient_is_shown_why_nothing_can_be_prescribed(
     page.locator("#patient-refused").wait_for(timeout=20_000)
     text = page.locator("#patient-refused").inner_text()
     assert "No prescription can be built for this record" in text and "died" in text
-    assert _in_viewport(page, "#patient-refused")
+    assert comes_into_view(page, "#patient-refused")
     assert not page.locator("details.overrides").is_visible()  # nothing invites an override
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"smart-deceased-prescribe-{viewport[0]}.png"))
