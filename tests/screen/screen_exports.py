@@ -138,6 +138,21 @@ def bundle_findings(folder: Path, as_of: date) -> dict[str, list[Finding]]:
     return result
 
 
+def screen_rows_match_assess(folder: Path, as_of: date, out: Path) -> list[dict[str, Any]]:
+    """Screen `folder` in process into `out` (JSON) and check that the core's rows are, in
+    order, exactly what `ldn assess` finds for each patient's Bundle (code and summary);
+    returns every row, the screening-only ones included."""
+    from ldn_derm.screen import screen_export
+
+    screen_export(folder, as_of=as_of, out=out, fmt="json", workers=1)
+    every: list[dict[str, Any]] = orjson.loads(out.read_bytes())
+    rows = [r for r in every if not r["code"].startswith("screen-")]
+    oracle = bundle_findings(folder, as_of)
+    expected = [(pid, f.code, f.summary) for pid in sorted(oracle) for f in oracle[pid]]
+    assert [(r["patient"], r["code"], r["summary"]) for r in rows] == expected
+    return every
+
+
 def _typed_refs(value: Any, types: dict[str, str]) -> Any:
     """`urn:uuid:X` references rewritten to `Type/X`, as a Bulk Data server writes them."""
     if isinstance(value, dict):

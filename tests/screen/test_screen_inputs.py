@@ -11,7 +11,13 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from screen_exports import bundle_findings, condition, med_request, patient, write_export
+from screen_exports import (
+    condition,
+    med_request,
+    patient,
+    screen_rows_match_assess,
+    write_export,
+)
 
 from ldn_derm.errors import InputError
 from ldn_derm.screen import ScreenResult, screen_export
@@ -197,12 +203,7 @@ def test_line_layout_does_not_change_the_result(tmp_path: Path, seed: object, sp
             shuffled = {k: resource[k] for k in keys}
             lines.append(json.dumps(shuffled, separators=(", ", ": ") if spaced else (",", ":")))
         (folder / f"{kind}.000.ndjson").write_text("\n".join(lines) + "\n")
-    out = folder / "w.json"
-    screen_export(folder, as_of=AS_OF, out=out, fmt="json", workers=1)
-    rows = [r for r in orjson.loads(out.read_bytes()) if not r["code"].startswith("screen-")]
-    oracle = bundle_findings(folder, AS_OF)
-    expected = [(pid, f.code, f.summary) for pid in sorted(oracle) for f in oracle[pid]]
-    assert [(r["patient"], r["code"], r["summary"]) for r in rows] == expected
+    screen_rows_match_assess(folder, AS_OF, folder / "w.json")
 
 
 def test_own_scratch_folder_is_private_and_removed(tmp_path: Path) -> None:

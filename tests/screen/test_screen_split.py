@@ -119,9 +119,7 @@ def test_medications_referenced_from_plain_lines_are_joined(tmp_path: Path) -> N
     medicationReference get the Medication joined, as `ldn assess` of the Bundle would."""
     from datetime import date
 
-    from screen_exports import bundle_findings, condition, patient, write_export
-
-    from ldn_derm.screen import screen_export
+    from screen_exports import condition, patient, screen_rows_match_assess, write_export
 
     as_of = date(2024, 8, 1)
     medication = {
@@ -143,12 +141,7 @@ def test_medications_referenced_from_plain_lines_are_joined(tmp_path: Path) -> N
     ]
     people = [patient("a"), patient("b"), condition("c1", "b", "Hailey-Hailey disease")]
     folder = write_export(tmp_path / "x", [*people, medication, *orders])
-    out = tmp_path / "w.json"
-    screen_export(folder, as_of=as_of, out=out, fmt="json", workers=1)
-    rows = [r for r in orjson.loads(out.read_bytes()) if not r["code"].startswith("screen-")]
-    oracle = bundle_findings(folder, as_of)
-    expected = [(pid, f.code, f.summary) for pid in sorted(oracle) for f in oracle[pid]]
-    assert [(r["patient"], r["code"], r["summary"]) for r in rows] == expected
+    rows = screen_rows_match_assess(folder, as_of, tmp_path / "w.json")
     assert {r["patient"] for r in rows if r["code"] == "opioid-use"} == {"a", "b"}
 
 
