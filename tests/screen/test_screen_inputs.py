@@ -219,3 +219,15 @@ def test_own_scratch_folder_is_private_and_removed(tmp_path: Path) -> None:
     screen_export(folder, as_of=AS_OF, workers=1, scratch=str(scratch), progress=progress)
     assert seen and set(seen) == {0o700}
     assert list(scratch.iterdir()) == []
+
+
+def test_the_python_entry_point_takes_paths_as_text(tmp_path: Path) -> None:
+    """`screen_export` is documented for Python callers, who pass file names as text too."""
+    folder = write_export(tmp_path / "x", [patient("a"), condition("c1", "a", "Psoriasis")])
+    out, summary = tmp_path / "w.json", tmp_path / "s.html"
+    result = screen_export(
+        str(folder), as_of=AS_OF, out=str(out), fmt="json", summary=str(summary), workers=1
+    )
+    assert result.patients == 1
+    assert [r["patient"] for r in orjson.loads(out.read_bytes())] == ["a"] * result.rows
+    assert "<html" in summary.read_text()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ldn_derm.assess.context import Context, describe_medication, listing
 from ldn_derm.assess.labs import lab_evidence, when
@@ -156,6 +157,11 @@ def _medicine_evidence(ctx: Context, concern: MedicineConcern) -> tuple[str, lis
 
 
 def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    return _compiled_names(tuple(names))
+
+
+@lru_cache(maxsize=256)
+def _compiled_names(names: tuple[str, ...]) -> re.Pattern[str] | None:
     words = sorted({norm(n) for n in names if norm(n)}, key=lambda n: (-len(n), n))
     if not words:
         return None
@@ -175,8 +181,27 @@ def _option_item(topic: BaselineTopic, fact: OptionFact) -> BaselineItem:
     )
 
 
+# Baselines are the same for every patient: each is built once per knowledge-base object and
+# shared (BaselineItem is frozen; callers get a new list of the same items and must not change
+# an item's `references`). Keyed by id(), with the object kept to check it is the same one.
+_COMPARATOR_BASELINES: dict[int, tuple[Comparator, tuple[BaselineItem, ...]]] = {}
+_LDN_BASELINES: dict[tuple[int, tuple[str, ...]], tuple[KnowledgeBase, tuple[BaselineItem, ...]]]
+_LDN_BASELINES = {}
+_BASELINES_LIMIT = 1024
+
+
 def comparator_baseline(comparator: Comparator) -> list[BaselineItem]:
     """The option's evidence, key risks, screening and monitoring (the same for everyone)."""
+    cached = _COMPARATOR_BASELINES.get(id(comparator))
+    if cached is None or cached[0] is not comparator:
+        if len(_COMPARATOR_BASELINES) >= _BASELINES_LIMIT:
+            _COMPARATOR_BASELINES.clear()
+        cached = (comparator, tuple(_comparator_baseline(comparator)))
+        _COMPARATOR_BASELINES[id(comparator)] = cached
+    return list(cached[1])
+
+
+def _comparator_baseline(comparator: Comparator) -> list[BaselineItem]:
     items = [_option_item("evidence", comparator.evidence)] if comparator.evidence else []
     items += [_option_item("risk", f) for f in comparator.baseline_risks]
     items += [_option_item("screening", f) for f in comparator.screening]
@@ -260,6 +285,18 @@ def ldn_evidence(kb: KnowledgeBase, condition_ids: Sequence[str]) -> BaselineIte
 
 
 def ldn_baseline(kb: KnowledgeBase, condition_ids: Sequence[str]) -> list[BaselineItem]:
+    """LDN's evidence for these conditions, key risks, screening and monitoring."""
+    key = (id(kb), tuple(condition_ids))
+    cached = _LDN_BASELINES.get(key)
+    if cached is None or cached[0] is not kb:
+        if len(_LDN_BASELINES) >= _BASELINES_LIMIT:
+            _LDN_BASELINES.clear()
+        cached = (kb, tuple(_ldn_baseline(kb, key[1])))
+        _LDN_BASELINES[key] = cached
+    return list(cached[1])
+
+
+def _ldn_baseline(kb: KnowledgeBase, condition_ids: Sequence[str]) -> list[BaselineItem]:
     option = kb.ldn_option
     return [
         ldn_evidence(kb, condition_ids),

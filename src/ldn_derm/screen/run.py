@@ -160,9 +160,9 @@ def screen_export(
     export: str | os.PathLike[str],
     *,
     as_of: date | None = None,
-    out: Path | None = None,
-    fmt: WorklistFormat = WorklistFormat.csv,
-    summary: Path | None = None,
+    out: str | os.PathLike[str] | None = None,
+    fmt: WorklistFormat | str = WorklistFormat.csv,
+    summary: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     scheduler: Any = None,
     scratch: str | None = None,
@@ -184,6 +184,8 @@ def screen_export(
 
     started = time.perf_counter()
     day = as_of or date.today()
+    out = Path(out) if out is not None else None
+    summary = Path(summary) if summary is not None else None
     try:
         fmt = WorklistFormat(fmt)
     except ValueError:
