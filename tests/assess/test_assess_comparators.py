@@ -165,3 +165,21 @@ def test_old_labs_do_not_flag(run: Run) -> None:
 def test_every_comparator_is_listed_even_without_flags(run: Run, kb: KnowledgeBase) -> None:
     result = run(Bundle(gender="male"))
     assert [c.therapy for c in result.comparators] == ["ldn", *kb.comparators]
+
+
+def test_baselines_are_built_once_and_each_caller_gets_its_own_list(kb: KnowledgeBase) -> None:
+    from ldn_derm.assess.comparators import comparator_baseline, ldn_baseline
+    from ldn_derm.knowledge.models import as_data
+
+    for comparator in kb.comparators.values():
+        first = comparator_baseline(comparator)
+        first.clear()  # a caller's list is its own
+        again = comparator_baseline(comparator)
+        assert again and as_data(again) == as_data(comparator_baseline(comparator))
+    condition = next(iter(kb.conditions))
+    for ids in ([], [condition]):
+        mine = ldn_baseline(kb, ids)
+        mine.pop()
+        assert len(ldn_baseline(kb, ids)) == len(mine) + 1
+    # each set of conditions has its own evidence item
+    assert as_data(ldn_baseline(kb, [])[0]) != as_data(ldn_baseline(kb, [condition])[0])

@@ -12,7 +12,7 @@ assessment's contraindications and cautions.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -183,22 +183,29 @@ def _option_item(topic: BaselineTopic, fact: OptionFact) -> BaselineItem:
 
 # Baselines are the same for every patient: each is built once per knowledge-base object and
 # shared (BaselineItem is frozen; callers get a new list of the same items and must not change
-# an item's `references`). Keyed by id(), with the object kept to check it is the same one.
-_COMPARATOR_BASELINES: dict[int, tuple[Comparator, tuple[BaselineItem, ...]]] = {}
-_LDN_BASELINES: dict[tuple[int, tuple[str, ...]], tuple[KnowledgeBase, tuple[BaselineItem, ...]]]
-_LDN_BASELINES = {}
+# an item's `references`). Keyed by id() of the object it comes from, which is kept alongside
+# to check it is still the same one (an id can be reused once an object is gone); bounded.
+_Key = tuple[int, tuple[str, ...]]
+_BASELINES: dict[_Key, tuple[object, tuple[BaselineItem, ...]]] = {}
 _BASELINES_LIMIT = 1024
+
+
+def _shared_baseline(
+    owner: object, key: _Key, build: Callable[[], list[BaselineItem]]
+) -> list[BaselineItem]:
+    cached = _BASELINES.get(key)
+    if cached is None or cached[0] is not owner:
+        if len(_BASELINES) >= _BASELINES_LIMIT:
+            _BASELINES.clear()
+        cached = _BASELINES[key] = (owner, tuple(build()))
+    return list(cached[1])
 
 
 def comparator_baseline(comparator: Comparator) -> list[BaselineItem]:
     """The option's evidence, key risks, screening and monitoring (the same for everyone)."""
-    cached = _COMPARATOR_BASELINES.get(id(comparator))
-    if cached is None or cached[0] is not comparator:
-        if len(_COMPARATOR_BASELINES) >= _BASELINES_LIMIT:
-            _COMPARATOR_BASELINES.clear()
-        cached = (comparator, tuple(_comparator_baseline(comparator)))
-        _COMPARATOR_BASELINES[id(comparator)] = cached
-    return list(cached[1])
+    return _shared_baseline(
+        comparator, (id(comparator), ()), lambda: _comparator_baseline(comparator)
+    )
 
 
 def _comparator_baseline(comparator: Comparator) -> list[BaselineItem]:
@@ -286,14 +293,8 @@ def ldn_evidence(kb: KnowledgeBase, condition_ids: Sequence[str]) -> BaselineIte
 
 def ldn_baseline(kb: KnowledgeBase, condition_ids: Sequence[str]) -> list[BaselineItem]:
     """LDN's evidence for these conditions, key risks, screening and monitoring."""
-    key = (id(kb), tuple(condition_ids))
-    cached = _LDN_BASELINES.get(key)
-    if cached is None or cached[0] is not kb:
-        if len(_LDN_BASELINES) >= _BASELINES_LIMIT:
-            _LDN_BASELINES.clear()
-        cached = (kb, tuple(_ldn_baseline(kb, key[1])))
-        _LDN_BASELINES[key] = cached
-    return list(cached[1])
+    ids = tuple(condition_ids)
+    return _shared_baseline(kb, (id(kb), ids), lambda: _ldn_baseline(kb, ids))
 
 
 def _ldn_baseline(kb: KnowledgeBase, condition_ids: Sequence[str]) -> list[BaselineItem]:
