@@ -363,6 +363,7 @@ def _encounter_dates(raws: list[bytes], key: str) -> list[date]:
 
 
 MERGE_FAN_IN = 256  # row files merged at once (open files)
+MERGE_BUFFER = 16 * 1024  # read buffer per merged file: 4 MB for MERGE_FAN_IN files
 
 
 def _sorted_rows(fs: Any, paths: list[str]) -> Iterator[Row]:
@@ -370,7 +371,10 @@ def _sorted_rows(fs: Any, paths: list[str]) -> Iterator[Row]:
 
     with contextlib.ExitStack() as stack:
         streams = [
-            (orjson.loads(line) for line in stack.enter_context(open_scratch(fs, path, "rb")))
+            (
+                orjson.loads(line)
+                for line in stack.enter_context(open_scratch(fs, path, "rb", MERGE_BUFFER))
+            )
             for path in paths
         ]
         # heapq.merge is stable: the rows of one patient stay together and in order

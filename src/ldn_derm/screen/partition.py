@@ -148,11 +148,13 @@ class SplitStats:
         self.problems.extend(other.problems[: max(room, 0)])
 
 
-def open_scratch(fs: Any, path: str, mode: str) -> IO[bytes]:
-    """A scratch file: the standard library's buffered file when local (faster line by line)."""
+def open_scratch(fs: Any, path: str, mode: str, buffer: int = 1024 * 1024) -> IO[bytes]:
+    """A scratch file: the standard library's buffered file when local (faster line by line),
+    with a `buffer` of that many bytes (a caller holding many files open at once asks for a
+    smaller one: its memory is the number of files times the buffer)."""
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     if protocol in ("file", "local"):
-        return open(path, mode, buffering=1024 * 1024)
+        return open(path, mode, buffering=buffer)
     return fs.open(path, mode)  # type: ignore[no-any-return]
 
 
