@@ -231,3 +231,25 @@ def test_the_python_entry_point_takes_paths_as_text(tmp_path: Path) -> None:
     assert result.patients == 1
     assert [r["patient"] for r in orjson.loads(out.read_bytes())] == ["a"] * result.rows
     assert "<html" in summary.read_text()
+
+
+def test_scratch_on_an_object_store_gives_the_same_worklist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scratch URL that is not a local folder (here fsspec's in-memory filesystem, standing
+    in for an object store, which cannot append): each flush of the split's buffers is a new
+    object, and every one of them is read back. Small buffers force many flushes per
+    partition."""
+    import fsspec
+
+    from ldn_derm.screen import partition
+
+    bulk = Path(__file__).resolve().parents[3] / "shared" / "fhir" / "bulk-sample-10"
+    monkeypatch.setattr(partition._Shards, "LIMIT", 4096)
+    (tmp_path / "local").mkdir()
+    (tmp_path / "remote").mkdir()
+    local, local_rows = _screen(bulk, tmp_path / "local", partitions=3)
+    remote, remote_rows = _screen(bulk, tmp_path / "remote", partitions=3, scratch="memory://s")
+    assert local.patients == remote.patients == 13
+    assert remote_rows == local_rows
+    assert fsspec.filesystem("memory").ls("/s") == []  # the run's folder is removed

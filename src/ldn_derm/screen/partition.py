@@ -182,7 +182,7 @@ class _Shards:
 
         self.fs, self.root = fsspec.core.url_to_fs(scratch)
         self.task = task
-        self.handles: dict[str, IO[bytes]] = {}
+        self.flushes = 0
         self.buffers: dict[str, bytearray] = {}
         self.buffered = 0
         self.created: set[str] = set()
@@ -203,31 +203,31 @@ class _Shards:
             self.flush()
 
     def flush(self) -> None:
-        """Write every buffer out. Local files are opened for append and closed again, so a
-        task never holds one open file per partition; other filesystems keep a handle."""
+        """Write every buffer out; no file stays open, so memory is the buffers alone whatever
+        the number of destinations. Local files are appended to (`aTTTTT.tsv`); an object store
+        cannot append, so there each flush is a new object (`aTTTTT-FFFFF.tsv`, names that sort
+        in write order, as the readers take them). (Keeping one open handle per partition
+        instead would hold each handle's upload buffer, several MB on an object store, per
+        partition.)"""
         for folder, buffer in self.buffers.items():
             if not buffer:
                 continue
-            path = f"{self.root}/{folder}/a{self.task:05d}.tsv"
             if folder not in self.created:
                 self.fs.makedirs(f"{self.root}/{folder}", exist_ok=True)
                 self.created.add(folder)
             if self.local:
-                with open(path, "ab") as appended:
+                with open(f"{self.root}/{folder}/a{self.task:05d}.tsv", "ab") as appended:
                     appended.write(buffer)
             else:
-                handle = self.handles.get(folder)
-                if handle is None:
-                    handle = self.handles[folder] = self.fs.open(path, "wb")
-                handle.write(bytes(buffer))
+                path = f"{self.root}/{folder}/a{self.task:05d}-{self.flushes:05d}.tsv"
+                with self.fs.open(path, "wb") as handle:
+                    handle.write(bytes(buffer))
             buffer.clear()
         self.buffered = 0
+        self.flushes += 1
 
     def close(self) -> None:
         self.flush()
-        for handle in self.handles.values():
-            handle.close()
-        self.handles.clear()
 
 
 def lab_code_pattern(codes: Iterable[str]) -> frozenset[bytes]:
