@@ -4,6 +4,7 @@ the per-patient Bundle oracle, as `ldn assess` would read the same resources."""
 
 from __future__ import annotations
 
+import gzip
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import orjson
 import pytest
 from screen_exports import bundle_findings, encounter, med_request, patient
 
+from ldn_derm.errors import InputError
 from ldn_derm.screen import ScreenResult, screen_export
 
 AS_OF = date(2024, 8, 6)
@@ -216,3 +218,130 @@ def test_an_escaped_subject_key_never_hides_a_follow_up_visit(tmp_path: Path) ->
     (folder / "Encounter.000.ndjson").write_bytes(visit_b + b"\n")
     _, rows = _screen(folder, tmp_path, workers=2)
     assert ("a", "screen-no-follow-up") in {(r["patient"], r["code"]) for r in rows}
+
+
+# ---------------------------------------------------------------- found by a second review
+
+
+def _gzip_truncated(data: bytes) -> bytes:
+    return gzip.compress(data)[:-40]
+
+
+def _gzip_corrupt(data: bytes) -> bytes:
+    packed = bytearray(gzip.compress(data))
+    for i in range(20, 60):
+        packed[i] ^= 0x5A
+    return bytes(packed)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_gzip_truncated, "cut short"),
+        (_gzip_corrupt, "corrupt"),
+        (lambda data: data, "not gzip"),  # plain text named .gz
+    ],
+)
+def test_a_damaged_gzip_file_stops_the_run_and_names_the_file(
+    tmp_path: Path, damage: Any, reason: str, workers: int
+) -> None:
+    """Fail closed: the patients whose records are in the file cannot all be screened, so no
+    worklist is written (a partial one would pass for complete)."""
+    lines = [orjson.dumps(med_request(f"r{i}", "a", OXYCODONE)) for i in range(400)]
+    folder = _write(tmp_path / "x", {"Patient": [orjson.dumps(patient("a"))]})
+    (folder / "MedicationRequest.000.ndjson.gz").write_bytes(damage(b"\n".join(lines) + b"\n"))
+    out = tmp_path / "w.json"
+    with pytest.raises(InputError) as caught:
+        screen_export(folder, as_of=AS_OF, out=out, fmt="json", workers=workers)
+    assert "MedicationRequest.000.ndjson.gz" in str(caught.value)
+    assert reason in str(caught.value)
+    assert not out.exists()
+
+
+def test_a_byte_order_mark_does_not_lose_the_first_patient(tmp_path: Path) -> None:
+    """Some exports start each file with a UTF-8 byte-order mark; `ldn assess` skips it."""
+    folder = _write(
+        tmp_path / "x",
+        {
+            "Patient": [b"\xef\xbb\xbf" + orjson.dumps(patient("a")), orjson.dumps(patient("b"))],
+            "MedicationRequest": [
+                b"\xef\xbb\xbf" + orjson.dumps(med_request("r1", "a", OXYCODONE))
+            ],
+        },
+    )
+    result, rows = _screen(folder, tmp_path)
+    assert result.malformed == 0 and result.patients == 2
+    assert _core_rows(rows) == _oracle(folder)
+    assert ("a", "opioid-use") in {(r["patient"], r["code"]) for r in rows}
+
+
+def test_an_unreadable_visit_of_a_patient_on_naltrexone_is_reported(tmp_path: Path) -> None:
+    """e1 takes LDN; one of its Encounter lines is cut short. The follow-up check may be
+    missing that visit, so the line is reported and e1 listed as incomplete."""
+    cut = orjson.dumps(encounter("v2", "e1", "2024-07-01"))[:-30]
+    folder = _write(
+        tmp_path / "x",
+        {
+            "Patient": [orjson.dumps(patient("e1"))],
+            "MedicationRequest": [
+                orjson.dumps(
+                    med_request("r1", "e1", "naltrexone hydrochloride 4.5 MG Oral Capsule")
+                )
+            ],
+            "Encounter": [orjson.dumps(encounter("v1", "e1", "2020-01-01")), cut],
+        },
+    )
+    for workers in (1, 2):
+        result, rows = _screen(folder, tmp_path, workers)
+        incomplete = [r for r in rows if r["code"] == "screen-record-incomplete"]
+        assert [r["triggered_by"] for r in incomplete] == [["Encounter.000.ndjson:2"]]
+        assert [(p.file, p.line) for p in result.problems] == [("Encounter.000.ndjson", 2)]
+
+
+def test_ids_outside_fhir_id_characters_are_followed_as_the_core_follows_them(
+    tmp_path: Path,
+) -> None:
+    """The core joins 'Medication/m 2' to the Medication 'm 2' and 'Patient/a/b' to the Patient
+    'a/b' by comparing the text; the screen used to leave both out (the oxycodone order was
+    then only 'unchecked', the opioid finding lost)."""
+    medication = {"resourceType": "Medication", "id": "m 2", "code": {"text": OXYCODONE}}
+    by_reference = _order_by_reference("r1", "m", b'{"reference":"Medication/m 2"}')
+    folder = _write(
+        tmp_path / "x",
+        {
+            "Patient": [orjson.dumps(patient("m")), orjson.dumps(patient("a/b"))],
+            "Medication": [orjson.dumps(medication)],
+            "MedicationRequest": [by_reference, orjson.dumps(med_request("r2", "a/b", OXYCODONE))],
+        },
+    )
+    result, rows = _screen(folder, tmp_path)
+    assert result.unlinked == 0 and result.unresolved_medications == 0
+    assert _core_rows(rows) == _oracle(folder)
+    codes = {(r["patient"], r["code"]) for r in rows}
+    assert {("m", "opioid-use"), ("a/b", "opioid-use")} <= codes
+
+
+def test_an_escaped_second_subject_key_routes_the_line_as_the_core_reads_it(
+    tmp_path: Path,
+) -> None:
+    """JSON's last duplicate key wins: this order names t1, although its first "subject" key,
+    written plainly, names t0."""
+    order = (
+        b'{"resourceType":"MedicationRequest","id":"r1","status":"active","intent":"order",'
+        b'"medicationCodeableConcept":{"text":"%s"},"subject":{"reference":"Patient/t0"},'
+        b'"subj\\u0065ct":{"reference":"Patient/t1"},"authoredOn":"2024-05-01"}'
+        % OXYCODONE.encode()
+    )
+    plain = orjson.dumps(med_request("r2", "t0", "lisinopril 10 MG Oral Tablet"))
+    folder = _write(
+        tmp_path / "x",
+        {
+            "Patient": [orjson.dumps(patient("t0")), orjson.dumps(patient("t1"))],
+            "MedicationRequest": [plain, order, plain.replace(b'"r2"', b'"r3"')],
+        },
+    )
+    result, rows = _screen(folder, tmp_path)
+    assert result.malformed == 0
+    assert _core_rows(rows) == _oracle(folder)
+    assert ("t1", "opioid-use") in {(r["patient"], r["code"]) for r in rows}

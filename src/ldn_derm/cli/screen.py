@@ -15,6 +15,7 @@ import typer
 
 from ldn_derm.cli.app import app, console, err_console
 from ldn_derm.cli.common import AS_OF_OPTION, as_of_date
+from ldn_derm.errors import InputError
 
 if TYPE_CHECKING:
     from ldn_derm.screen import ScreenResult
@@ -86,7 +87,11 @@ def screen(
 
     day = as_of_date(as_of)
     target = out or Path(f"worklist.{fmt.value}")
+    if not target.name:
+        raise InputError(f"--out '{out}': give a file name")
     html = summary or target.with_suffix(".html")
+    if summary is None and html == target:  # --out x.html: the summary must not replace it
+        html = target.with_suffix(".summary.html")
     show_bar = not quiet and sys.stderr.isatty()
     if show_bar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -115,6 +120,13 @@ def screen(
         )  # fmt: skip
     if not quiet:
         _render(result)
+    if result.patients == 0:  # said even with --quiet: a nightly job must not miss it
+        err_console.print(
+            f"ldn: warning: no patient was screened: {export} holds no readable Patient "
+            "resource; the worklist is empty",
+            markup=False,
+            highlight=False,
+        )
     if result.malformed:
         err_console.print(
             f"ldn: warning: {result.malformed} malformed line(s) skipped; "

@@ -229,14 +229,14 @@ def _screen_patient(
 
     records.sort()  # already in export order (see _read_rows): one cheap pass
     resources: list[tuple[Origin, Any]] = []
-    encounters: list[bytes] = []
+    encounters: list[tuple[Origin, bytes]] = []
     bad: list[str] = []
     has_patient = joined = False
     expected = f"Patient/{key}"
     plain = patient_key(expected) == key  # then the reference 'Patient/<key>' names this patient
     for origin, kind, raw in records:
         if kind == b"E":
-            encounters.append(raw)
+            encounters.append((origin, raw))
             continue
         try:
             resource = orjson.loads(raw)
@@ -290,7 +290,10 @@ def _screen_patient(
         if any(supported(i) for i in assessment.indications):
             full = assess(profile, kb, comparators=True)
             cohort = [flag for c in full.comparators for flag in c.flags]
-        dates = _encounter_dates(encounters, key) if naltrexone_products(profile) else []
+        dates: list[date] = []
+        if naltrexone_products(profile):
+            dates, unread = _encounter_dates(encounters, key)
+            bad += [_problem(stats, file_names, origin, message) for origin, message in unread]
         findings = [
             *assessment.findings,
             *screening_findings(
@@ -339,27 +342,37 @@ def _first(item: tuple[Origin, Any]) -> Origin:
     return item[0]
 
 
-def _encounter_dates(raws: list[bytes], key: str) -> list[date]:
-    """The start (or end) day of each of patient `key`'s Encounters; unreadable ones, and any
-    the quick scan routed here whose top-level reference names another patient, are skipped
-    (a visit of someone else must never count as this patient's follow-up)."""
+def _encounter_dates(
+    records: list[tuple[Origin, bytes]], key: str
+) -> tuple[list[date], list[tuple[Origin, str]]]:
+    """The start (or end) day of each of patient `key`'s Encounters, and the Encounter lines
+    that could not be read (origin, why): not JSON, or a period date that is not a date. Those
+    are reported (the follow-up check may be missing a visit); any line the quick scan routed
+    here whose top-level reference names another patient is skipped (a visit of someone else
+    must never count as this patient's follow-up)."""
     from ldn_derm.patient.dates import parse_fhir_date
 
     dates: list[date] = []
-    for raw in raws:
+    unread: list[tuple[Origin, str]] = []
+    for origin, raw in records:
         try:
             resource = orjson.loads(raw)
-            if not isinstance(resource, dict) or top_level_patient(resource) != key:
-                continue
-            period = resource.get("period")
-            if not isinstance(period, dict):
-                continue
-            value = period.get("end") or period.get("start")
-            if value is not None:
-                dates.append(parse_fhir_date(value, "Encounter period"))
-        except (orjson.JSONDecodeError, LdnError):
+        except orjson.JSONDecodeError as exc:
+            unread.append((origin, f"not valid JSON ({exc})"))
             continue
-    return dates
+        if not isinstance(resource, dict) or top_level_patient(resource) != key:
+            continue
+        period = resource.get("period")
+        if not isinstance(period, dict):
+            continue
+        value = period.get("end") or period.get("start")
+        if value is None:
+            continue
+        try:
+            dates.append(parse_fhir_date(value, "Encounter period"))
+        except LdnError as exc:
+            unread.append((origin, f"Encounter date unreadable ({exc})"))
+    return dates, unread
 
 
 MERGE_FAN_IN = 256  # row files merged at once (open files)

@@ -33,6 +33,19 @@ class WorklistFormat(StrEnum):
     json = "json"
 
 
+def check_target(path: Path, option: str) -> None:
+    """Refuse, before any work, an output `path` that cannot be written: no file name, a
+    folder, or a folder that does not exist (a run that fails at the end would have screened
+    for nothing)."""
+    if not path.name or path.name in (".", ".."):
+        raise InputError(f"{option} '{path}': give a file name")
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a folder; give a file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{option} {path}: no such folder {folder}")
+
+
 @contextlib.contextmanager
 def atomic_private_file(path: Path) -> Iterator[IO[bytes]]:
     """A binary handle on a 0600 temporary file that replaces `path` when the block succeeds."""

@@ -84,19 +84,26 @@ def patient_key(reference: str) -> str | None:
     ref = reference.strip()
     if ref.startswith("urn:uuid:"):
         return usable_key(ref[9:])
-    match = _TYPED_REF.search(ref)
-    if match and match[1] == "Patient":
-        return match[2]
-    if ref.startswith("Patient/") and "/" not in ref[8:]:
-        return usable_key(ref[8:])
-    return None
+    return _typed_key(ref, "Patient")
 
 
 def medication_key(reference: str) -> str | None:
-    """The Medication id a medicationReference names, as the core resolves it ('Medication/x')."""
-    match = _TYPED_REF.search(reference.strip())
-    if match and match[1] == "Medication":
+    """The Medication id a medicationReference names, as the core resolves it ('Medication/x',
+    a URL ending in it, or 'Medication/' and any id the record gives itself)."""
+    return _typed_key(reference.strip(), "Medication")
+
+
+def _typed_key(ref: str, kind: str) -> str | None:
+    """The id of a `kind` a stripped reference names, as the core matches it: the last
+    'Type/id' of the reference (an id of FHIR's characters, with any '/_history/..' after it),
+    or else, for 'Kind/<rest>', the rest, which a record may use as its own id whatever its
+    characters (the core compares 'Kind/' + id as text)."""
+    match = _TYPED_REF.search(ref)
+    if match and match[1] == kind:
         return match[2]
+    prefix = kind + "/"
+    if ref.startswith(prefix):
+        return usable_key(ref[len(prefix) :])
     return None
 
 
@@ -462,8 +469,8 @@ class _Splitter:
         lines = newlines + (0 if ended else 1)
         if block.count(b'"subject"') != lines:
             return False
-        if b'"patient"' in block or b'"contained"' in block:
-            return False
+        if b'"patient"' in block or b'"contained"' in block or b"\\" in block:
+            return False  # (an escape could spell a second "subject" key the count misses)
         if self.kind == b"E" and not (
             b"\\" not in block
             and block.count(_ENCOUNTER_TYPE) == lines == block.count(_RESOURCE_TYPE)
@@ -542,7 +549,8 @@ class _Splitter:
         if self.kind == b"E" and not _plainly_encounter(line):
             self._parsed(line, number)  # not an Encounter: its own resourceType says what
             return
-        if self.quick and b'"contained"' not in line:
+        if self.quick and b'"contained"' not in line and b"\\" not in line:
+            # (with an escape, "subj\u0065ct" would be a key the byte search does not see)
             found = _compact_subject(line) or _SUBJECT.findall(line)
             if len(found) == 1:
                 reference = found[0]

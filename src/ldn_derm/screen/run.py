@@ -32,7 +32,7 @@ from ldn_derm.screen.engine import (
     iter_rows,
 )
 from ldn_derm.screen.engine import screen_partition as _screen_partition
-from ldn_derm.screen.output import WorklistFormat, write_summary, write_worklist
+from ldn_derm.screen.output import WorklistFormat, check_target, write_summary, write_worklist
 from ldn_derm.screen.partition import (
     READ_TYPES,
     Problem,
@@ -192,6 +192,13 @@ def screen_export(
         raise InputError(f"unknown worklist format '{fmt}' (csv, parquet or json)") from None
     if workers is not None and workers < 1:
         raise InputError("--workers must be at least 1")
+    if out is not None:
+        check_target(out, "--out")
+    if summary is not None:
+        check_target(summary, "--summary")
+        if out is not None and summary.resolve() == out.resolve():
+            raise InputError(f"--summary and --out both name {out}: the summary would replace "
+                             "the worklist")  # fmt: skip
     if follow_up_months is not None and not 1 <= follow_up_months <= 120:
         raise InputError("--follow-up-months must be between 1 and 120")
     kb = get_knowledge()  # loaded before the workers fork: they inherit it
@@ -202,7 +209,10 @@ def screen_export(
     files = list_export(os.fspath(export))
     read = [f for f in files if f.resource_type in READ_TYPES]
     size = sum(f.size * (GZIP_RATIO if f.compressed else 1) for f in read)
-    runner = _Runner(workers or default_workers(), scheduler, progress)
+    workers = workers or default_workers()
+    if scratch is not None:
+        _check_scratch(scratch, in_process=scheduler is None and workers == 1)
+    runner = _Runner(workers, scheduler, progress)
     count = partitions or max(runner.workers * 2, math.ceil(size / PARTITION_BYTES))
     count = max(1, min(count, MAX_PARTITIONS))
     buckets = max(1, count // 4)
@@ -223,8 +233,9 @@ def screen_export(
         root = f"{root.rstrip('/')}/ldn-screen-{os.getpid()}-{int(time.time())}"
         if "://" not in root:  # a local folder: owner-only, like the default one
             try:
-                os.makedirs(root, mode=0o700)
+                os.mkdir(root, mode=0o700)
             except OSError as exc:
+                runner.close()
                 raise InputError(f"--scratch {scratch}: cannot be used ({exc})") from None
     try:
         tick = time.perf_counter()
@@ -310,6 +321,29 @@ def screen_export(
         else:
             _remove(root)
     return result
+
+
+def _check_scratch(scratch: str, *, in_process: bool) -> None:
+    """Refuse a --scratch the run cannot use: a URL fsspec cannot open, a local folder that
+    does not exist, or memory:// when the work is spread over processes (each process has its
+    own memory: the workers would not see each other's partitions)."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(scratch)
+    except (ImportError, ValueError) as exc:
+        raise InputError(f"--scratch {scratch}: cannot open this location ({exc})") from None
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    problem = None
+    if protocol in ("file", "local") and not os.path.isdir(path):
+        problem = "no such folder"
+    elif protocol == "memory" and not in_process:
+        problem = (
+            "memory:// lives in one process's memory and the workers are separate processes; "
+            "use it only with --workers 1, or give a folder or object store every worker reaches"
+        )
+    if problem is not None:
+        raise InputError(f"--scratch {scratch}: {problem}")
 
 
 def _remove(url: str) -> None:

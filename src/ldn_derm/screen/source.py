@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -78,11 +79,16 @@ def read_lines(file: ExportFile) -> Iterator[tuple[int, bytes]]:
     Local files are read with the standard library (several times faster per line than through
     fsspec's wrapper); any other URL through fsspec.
     """
-    with _open(file) as handle:
-        for number, line in enumerate(handle, 1):
-            stripped = line.strip()
-            if stripped:
-                yield number, stripped
+    try:
+        with _open(file) as handle:
+            for number, line in enumerate(handle, 1):
+                if number == 1:
+                    line = line.removeprefix(_BOM)
+                stripped = line.strip()
+                if stripped:
+                    yield number, stripped
+    except _UNREADABLE as exc:
+        raise InputError(_unreadable(file, exc)) from None
 
 
 BLOCK_BYTES = 1024 * 1024  # (measured: reading in 1 MB blocks costs less CPU than 4 or 16 MB)
@@ -92,16 +98,45 @@ def read_blocks(file: ExportFile, size: int = BLOCK_BYTES) -> Iterator[bytes]:
     """The file in blocks of about `size` bytes of whole lines (each block ends with a newline,
     but maybe the file's last): for callers that work on many lines at once. A block that would
     end inside a line is completed to the line's end, so a long line makes its block longer."""
-    with _open(file) as handle:
-        while True:
-            chunk = handle.read(size)
-            if not chunk:
-                return
-            if chunk.endswith(b"\n"):
-                yield chunk
-                continue
-            tail = handle.readline()
-            yield chunk + tail if tail else chunk
+    try:
+        with _open(file) as handle:
+            first = True
+            while True:
+                chunk = handle.read(size)
+                if not chunk:
+                    return
+                if first:
+                    chunk, first = chunk.removeprefix(_BOM), False
+                if not chunk.endswith(b"\n"):
+                    chunk += handle.readline()
+                if chunk:
+                    yield chunk
+    except _UNREADABLE as exc:
+        raise InputError(_unreadable(file, exc)) from None
+
+
+# A UTF-8 byte-order mark at the start of a file, as some exports write (`ldn assess` reads a
+# Bundle that starts with one too): not part of the first line.
+_BOM = b"\xef\xbb\xbf"
+# What reading a damaged file raises: a gzip file cut short (EOFError), corrupt compressed
+# data (zlib.error), a file that is not gzip at all (gzip.BadGzipFile, an OSError), a read
+# error of the filesystem.
+_UNREADABLE = (EOFError, zlib.error, OSError)
+
+
+def _unreadable(file: ExportFile, exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        reason = "the compressed file is cut short"
+    elif isinstance(exc, gzip.BadGzipFile):
+        reason = "it is named .gz but is not gzip data"
+    elif isinstance(exc, zlib.error):
+        reason = f"the compressed data is corrupt: {exc}"
+    else:
+        reason = str(exc) or type(exc).__name__
+    return (
+        f"export file {file.name} cannot be read ({reason}); no worklist was written, since the "
+        "patients whose records are in it could not all be screened"
+    )
 
 
 def _open(file: ExportFile) -> IO[bytes]:
