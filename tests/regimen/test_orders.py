@@ -309,6 +309,51 @@ DOSE_CASES: list[tuple[str, dict[str, Any], list[dict[str, Any]], str | None, fl
         None,
         4.5,
     ),
+    (
+        "4.5 mg morning + 4.5 mg bedtime, same sequence: 9 mg a day",
+        concept("7243", "naltrexone"),
+        [
+            {
+                "sequence": 1,
+                "timing": {
+                    "repeat": {"frequency": 1, "period": 1, "periodUnit": "d", "when": [when]}
+                },
+                "doseAndRate": [{"doseQuantity": {"value": 4.5, "unit": "mg"}}],
+            }
+            for when in ("MORN", "HS")
+        ],
+        DOSE_OUTSIDE,
+        9.0,
+    ),
+    (
+        "decimal comma in the text: never read as ten times the dose",
+        concept("7243", "naltrexone"),
+        [{"text": "0,3 mg at bedtime"}],
+        DOSE_UNREADABLE,
+        None,
+    ),
+    (
+        "SNOMED CT unit code beside unit mg",
+        concept("7243", "naltrexone"),
+        [
+            {
+                "timing": DAILY,
+                "doseAndRate": [
+                    {
+                        "doseQuantity": {
+                            "value": 4.5,
+                            "unit": "mg",
+                            "system": "http://snomed.info/sct",
+                            "code": "258684004",
+                        }
+                    }
+                ],
+            }
+        ],
+        None,
+        4.5,
+    ),
+    ("4.5 MG in capitals", concept("7243", "naltrexone"), quantity(4.5, "MG"), None, 4.5),
 ]
 
 

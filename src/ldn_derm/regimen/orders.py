@@ -73,8 +73,10 @@ _TEXT_FREQUENCY: tuple[tuple[re.Pattern[str], float | None], ...] = tuple(
         ),
     )
 )
+# (a number right after a comma or a point is not read: "0,3 mg" is a decimal comma, and
+# reading "3 mg" from it would be ten times the dose; such text is reported as unread)
 _MASS_TEXT = re.compile(
-    r"(?<![\w.])(-?\d+(?:\.\d+)?|-?\.\d+)\s*(mg|mcg|µg|μg|ug|micrograms?|milligrams?|grams?|g)\b",
+    r"(?<![\w.,])(-?\d+(?:\.\d+)?|-?\.\d+)\s*(mg|mcg|µg|μg|ug|micrograms?|milligrams?|grams?|g)\b",
     re.IGNORECASE,
 )
 _NUMBER_WORDS = {"one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "half": 0.5, "a half": 0.5}
@@ -82,7 +84,7 @@ _NUMBER_WORDS = {"one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "half": 0.5,
 _UNIT_WORDS = {"tablet": "tablet", "tab": "tablet", "tbl": "tablet", "capsule": "capsule",
                "cap": "capsule", "vial": "vial", "kit": "kit"}  # fmt: skip
 _COUNT_TEXT = re.compile(
-    r"(?<![\w.])(-?\d+(?:\.\d+)?|one|two|three|four|a half|half)\s*"
+    r"(?<![\w.,])(-?\d+(?:\.\d+)?|one|two|three|four|a half|half)\s*"
     r"(tablets?|tabs?|tbls?|capsules?|caps?|vials?)\b",
     re.IGNORECASE,
 )
@@ -289,7 +291,7 @@ def _per_dose(quantity: Any, strength: Strength | None) -> tuple[Decimal | None,
     if not isinstance(quantity, dict):
         return None, "", "the dose quantity is not an object"
     value = _number(quantity.get("value"))
-    unit = str(quantity.get("code") or quantity.get("unit") or "").strip()
+    unit = _unit_of(quantity)
     written = f"{quantity.get('value')} {unit}".strip()
     if value is None:
         return None, written, f"the dose '{written}' has no numeric value"
@@ -308,6 +310,22 @@ def _per_dose(quantity: Any, strength: Strength | None) -> tuple[Decimal | None,
     if kind != "mass":
         return None, written, f"the dose '{written}' is not a mass (mg) or a count of tablets"
     return _dec(magnitude), f"{fmt_mg(_dec(magnitude))} mg", None
+
+
+_UCUM = "http://unitsofmeasure.org"
+# Mass units written in capitals, as some systems print them (UCUM's case-insensitive forms,
+# and MCG); "Mg" (megagram) is not among them and is read as what it says.
+_CAPITAL_UNITS = {"MG": "mg", "MCG": "mcg", "UG": "ug", "G": "g"}
+
+
+def _unit_of(quantity: dict[str, Any]) -> str:
+    """The unit of a dose Quantity: its `code` when that is a UCUM code (no system, or UCUM's),
+    else its human-readable `unit` (a SNOMED CT code such as 258684004 is not a unit
+    expression; the `unit` beside it says "mg")."""
+    code, unit, system = quantity.get("code"), quantity.get("unit"), quantity.get("system")
+    written = code if code and (system is None or system == _UCUM) else (unit or code)
+    text = str(written or "").strip()
+    return _CAPITAL_UNITS.get(text, text)
 
 
 @lru_cache(maxsize=2048)
@@ -476,7 +494,46 @@ def read_doses(order: Resource, strength: Strength | None) -> list[StepDose]:
         mg = _dec(float(per_dose) * per_day)
         shown = f"{read_as}, {_times(per_day)} ({how})"
         out.append(StepDose(index, mg, shown, None, days, when))
-    return out
+    return _concurrent(dosages, out)
+
+
+def _sequence(dosage: dict[str, Any]) -> int | None:
+    value = dosage.get("sequence")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _concurrent(dosages: list[dict[str, Any]], steps: list[StepDose]) -> list[StepDose]:
+    """Dosage instructions with the same `sequence` number are taken together (FHIR Dosage:
+    the same sequence means concurrent, a different one sequential): one step whose daily dose
+    is their sum, unread if any of them is. (4.5 mg in the morning and 4.5 mg at bedtime,
+    both sequence 1, is 9 mg a day, not two steps of 4.5 mg.) Instructions without a sequence
+    stay one step each, in order."""
+    groups: dict[tuple[str, int], list[StepDose]] = {}
+    for dosage, step in zip(dosages, steps, strict=True):
+        number = _sequence(dosage)
+        key = ("sequence", number) if number is not None else ("alone", step.index)
+        groups.setdefault(key, []).append(step)
+    if all(len(group) == 1 for group in groups.values()):
+        return steps
+    merged: list[StepDose] = []
+    for group in groups.values():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        first = group[0]
+        together = " + ".join(s.read_as for s in group if s.read_as)
+        shown = f"{together} (dosages {', '.join(str(s.index) for s in group)} taken together)"
+        problems = [str(s.problem) for s in group if s.mg_per_day is None]
+        days = {s.days for s in group}
+        if problems:
+            problem = "; ".join(problems) + f" ({shown.rsplit('(', 1)[1]}"
+            merged.append(StepDose(first.index, None, shown, problem, first.days, None))
+            continue
+        total = sum((s.mg_per_day or Decimal(0) for s in group), Decimal(0))
+        merged.append(
+            StepDose(first.index, total, shown, None, days.pop() if len(days) == 1 else None, None)
+        )
+    return merged
 
 
 # ====================================================================== judging the orders

@@ -102,6 +102,7 @@ class DoseAndRate(_Shape):
 
 
 class Dosage(_Shape):
+    sequence: int | None = None
     text: str | None = None
     timing: Timing | None = None
     doseAndRate: list[DoseAndRate] | None = None
