@@ -127,3 +127,33 @@ def test_unknown_condition_and_out_that_is_a_file(tmp_path: Path) -> None:
     ok = ["prescribe", "--condition", "psoriasis", "--target-mg", "4.5", "--form", "capsule"]
     assert run([*ok, "--out", str(target)]) == 2
     assert target.read_text() == "x"
+
+
+def test_an_earlier_start_date_does_not_hide_a_medicine_begun_since(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The record is screened as of today (or a later start date), never as of an earlier
+    start date: tramadol begun after that date is current now and blocks the prescription."""
+    from datetime import date, timedelta
+
+    begun = date.today() - timedelta(days=30)
+    record = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p1", "gender": "female",
+                          "birthDate": "1980-01-01"}},
+            {"resource": {"resourceType": "MedicationRequest", "id": "m0", "status": "active",
+                          "intent": "order", "subject": {"reference": "Patient/p1"},
+                          "authoredOn": begun.isoformat(),
+                          "medicationCodeableConcept": {"text": "tramadol 50 mg tablet"}}},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "patient.json"
+    path.write_text(json.dumps(record))
+    start = (begun - timedelta(days=60)).isoformat()
+    argv = ["prescribe", "-c", "psoriasis", "--form", "capsule", "--target-mg", "4.5"]
+    argv += ["--start-date", start, "--patient", str(path), "--out", str(tmp_path / "rx")]
+    assert run(argv) == 2
+    assert "tramadol" in capsys.readouterr().err
+    assert not (tmp_path / "rx").exists()

@@ -88,7 +88,7 @@ def _check_out(out: Path) -> None:
         raise InputError(f"--out {out} exists and is not a folder")
 
 
-def _patient(path: Path | None, as_of: date | None) -> PatientContext | None:
+def _patient(path: Path | None, start: date | None) -> PatientContext | None:
     if path is None:
         return None
     try:
@@ -97,9 +97,9 @@ def _patient(path: Path | None, as_of: date | None) -> PatientContext | None:
         raise PatientDataError(f"patient file {path} does not exist") from None
     except OSError as exc:
         raise PatientDataError(f"patient file {path} cannot be read ({exc.strerror})") from None
-    from ldn_derm.regimen.assessment import patient_context
+    from ldn_derm.regimen.assessment import patient_context, screening_day
 
-    return patient_context(data, as_of=as_of, name=path.name)
+    return patient_context(data, as_of=screening_day(start, date.today()), name=path.name)
 
 
 def _build(

@@ -71,6 +71,14 @@ def recent_opioids(profile: PatientProfile, assessment: Assessment) -> tuple[Rec
     )
 
 
+def screening_day(start: date | None, today: date) -> date:
+    """The day a patient record is screened for a prescription: today, or the start date when
+    that is later. Never an earlier start date: the record is read as of that day, and a
+    medicine recorded since (an opioid begun last month) would count as a future record and be
+    left out of the screen."""
+    return max(start, today) if start is not None else today
+
+
 def patient_context(
     data: bytes,
     *,
