@@ -92,6 +92,22 @@ def test_several_patients_are_refused_unless_one_is_chosen() -> None:
     assert profile_from_bundle(doc, as_of=AS_OF, patient_id="p2").id == "p2"
 
 
+def test_the_same_patient_told_twice_differently_is_refused() -> None:
+    """Two Patient resources with one id: the same twice is fine; a second copy that adds a
+    date of death (or changes anything) cannot be reconciled, and one must not win silently."""
+    assert profile_from_bundle(bundle(dict(PATIENT)), as_of=AS_OF).id == "p1"
+    dead = {**PATIENT, "deceasedDateTime": "2026-03-01"}
+    with pytest.raises(PatientDataError, match="2 times, with different contents"):
+        profile_from_bundle(bundle(dead), as_of=AS_OF)
+
+
+def test_a_deceased_flag_that_is_not_a_boolean_is_refused() -> None:
+    doc = {"resourceType": "Bundle", "type": "collection",
+           "entry": [{"resource": {**PATIENT, "deceasedBoolean": "true"}}]}  # fmt: skip
+    with pytest.raises(PatientDataError, match="deceasedBoolean"):
+        profile_from_bundle(doc, as_of=AS_OF)
+
+
 @pytest.mark.parametrize(
     ("resource", "message"),
     [

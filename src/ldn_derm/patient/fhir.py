@@ -314,6 +314,11 @@ def _choose_patient(
             "at a time"
         )
     resource, full_url, ref = patients[0]
+    if any(other != resource for other, _, _ in patients[1:]):  # the same id, told twice
+        raise PatientDataError(
+            f"the input holds {ref} {len(patients)} times, with different contents (a date of "
+            "death, a birth date or a sex may differ); which one is right cannot be told"
+        )
     keys = {ref}
     if full_url:
         keys |= _reference_keys(full_url)
@@ -377,7 +382,10 @@ def _patient_facts(patient: Resource, ref: str, as_of: date, source: str) -> Pat
         profile.not_assessed.append(
             NotAssessedItem("patient", "birth date", "not recorded: age-based checks skipped", ref)
         )
-    if patient.get("deceasedBoolean") is True and profile.deceased is None:
+    deceased_flag = patient.get("deceasedBoolean")
+    if deceased_flag is not None and not isinstance(deceased_flag, bool):
+        raise PatientDataError(f"{ref}: 'deceasedBoolean' should be true or false")
+    if deceased_flag is True and profile.deceased is None:
         profile.deceased_undated = True  # deceased, date not recorded: still blocks LDN
     return profile
 
