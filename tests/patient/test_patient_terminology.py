@@ -96,6 +96,40 @@ def test_unknown_parts_are_reported(m: Matcher) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "unknown", "known"),
+    [
+        ("Tylenol Codein", "codein", {"acetaminophen"}),
+        ("Acetaminophen Hydrocodon 325 mg", "hydrocodon", {"acetaminophen"}),
+        ("Hydrocodon-Acetaminophen 5/325", "hydrocodon", {"acetaminophen"}),
+        ("Zohydro ibuprofen", "zohydro", {"ibuprofen"}),
+    ],
+)
+def test_a_known_name_does_not_cover_an_unknown_word_beside_it(
+    m: Matcher, text: str, unknown: str, known: set[str]
+) -> None:
+    """A misspelled or unknown opioid written next to a known ingredient or brand leaves the
+    product unchecked (it used to count as fully named by the known word)."""
+    found = m.match_drug([], [text])
+    assert not found.recognised
+    assert found.unrecognised_parts == (unknown,)
+    assert found.ingredients == known
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Naltrexone HCl 50 mg tablet",
+        "Acetaminophen 325 MG / Oxycodone Hydrochloride 5 MG Oral Tablet",
+        "Dextromethorphan 15 mg cough syrup",
+        "remifentanil infusion",
+        "Tylenol Extra Strength",
+    ],
+)
+def test_strengths_forms_salts_and_descriptions_need_no_name(m: Matcher, text: str) -> None:
+    assert m.match_drug([], [text]).recognised
+
+
+@pytest.mark.parametrize(
     ("codes", "text", "concepts"),
     [
         ([Code("icd10cm", "N18.32")], "", {"ckd"}),

@@ -47,6 +47,8 @@ _DRUG_FILLER = frozenset(
     succinate citrate maleate acetate hydrobromide polistirex besylate mesylate fumarate
     propionate dihydrate monohydrate anhydrous bromide chloride product products generic brand
     nda anda per each as needed prn take by mouth daily twice times of the a an for
+    infusion intravenous iv intramuscular im subcutaneous sc continuous
+    cough pain relief reliever strength extra maximum regular adult adults children childrens
     """.split()  # noqa: SIM905 - a word list reads better as prose
 )
 _SPLIT_PARTS = re.compile(r"\s*(?:/|\+|,|;|\band\b|\bwith\b|\bplus\b)\s*", re.IGNORECASE)
@@ -109,6 +111,20 @@ class Phrases:
                 found.append(" ".join(match))
                 i += len(match)
         return found
+
+    def uncovered(self, text: str) -> list[str]:
+        """The words of `text` that are in no phrase `findall` finds."""
+        words = text.split(" ") if text else []
+        left: list[str] = []
+        i = 0
+        while i < len(words):
+            match = next(self._at(words, i), None)
+            if match is None:
+                left.append(words[i])
+                i += 1
+            else:
+                i += len(match)
+        return left
 
     def every(self, text: str) -> set[str]:
         """Every phrase that occurs anywhere in `text` (overlaps included)."""
@@ -363,9 +379,13 @@ class Matcher:
             words = [w for w in norm(part).split() if w not in _DRUG_FILLER and not _has_digit(w)]
             if not words:
                 continue
-            part_norm = norm(part)
-            if not self._drug_phrases.search(part_norm):
-                unknown.append(" ".join(words))
+            # a part is named only when every word of it is part of a known name (or a dose,
+            # form or salt word): in "Tylenol Codein" the misspelled opioid must not hide
+            # behind the known brand beside it
+            rest = self._drug_phrases.uncovered(norm(part))
+            left = [w for w in rest if w not in _DRUG_FILLER and not _has_digit(w)]
+            if left:
+                unknown.append(" ".join(left) if len(left) < len(words) else " ".join(words))
         return ingredients, classes, unknown
 
     # ------------------------------------------------------------------ conditions
