@@ -157,3 +157,17 @@ def test_an_earlier_start_date_does_not_hide_a_medicine_begun_since(
     assert run(argv) == 2
     assert "tramadol" in capsys.readouterr().err
     assert not (tmp_path / "rx").exists()
+
+
+@pytest.mark.parametrize(
+    "dose", [["--target-mg", "3"], ["--start-mg", "3"], ["--target-mg", "3 mg"]]
+)
+def test_a_preset_with_a_dose_option_is_never_an_internal_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], dose: list[str]
+) -> None:
+    """A preset's start and target were compared as raw text ("3 mg" against a number)."""
+    argv = ["prescribe", "-c", "psoriasis", "--form", "capsule", "--preset", "albers-2017"]
+    code = run([*argv, *dose, "--out", str(tmp_path / "rx")])
+    err = capsys.readouterr().err
+    assert code in (0, 2), err
+    assert "internal error" not in err

@@ -285,9 +285,9 @@ def build_regimen(
         if interval_days is None:
             if proto.interval_days is not None:
                 interval_days = proto.interval_days
-            elif "interval_days" in proto.missing and Decimal(str(start_mg)) != Decimal(
-                str(target_mg)
-            ):
+            elif "interval_days" in proto.missing and _dose(
+                start_mg, allow, kb, step=True
+            ) != _dose(target_mg, allow, kb):  # (either may be text with a unit: "3 mg")
                 raise InputError(
                     f"preset '{proto.id}' does not report the titration interval: "
                     "give the interval in days"
