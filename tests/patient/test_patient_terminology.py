@@ -130,6 +130,20 @@ def test_strengths_forms_salts_and_descriptions_need_no_name(m: Matcher, text: s
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "LDN 4.5 mg capsule (compounded)",
+        "Low-dose naltrexone 1.5 mg",
+        "low dose naltrexone HCl 4.5 mg in Avicel",
+        "naltrexone 3 mg capsule, microcrystalline cellulose filler",
+    ],
+)
+def test_low_dose_naltrexone_as_clinicians_write_it(m: Matcher, text: str) -> None:
+    found = m.match_drug([], [text])
+    assert found.recognised and found.ingredients == {"naltrexone"}
+
+
+@pytest.mark.parametrize(
     ("codes", "text", "concepts"),
     [
         ([Code("icd10cm", "N18.32")], "", {"ckd"}),

@@ -647,3 +647,19 @@ def test_no_advice_for_a_draft_that_is_not_naltrexone_alone(
         records.append(order({"medicationCodeableConcept": OXYCODONE}, ident="oxy"))
     assert ldn_draft_orders(draft, records) == []
     assert review(draft, records) == []
+
+
+def test_an_order_written_as_ldn_gets_the_opioid_check() -> None:
+    """ "LDN 4.5 mg capsule (compounded)" is naltrexone: the order is LDN-type, so an opioid on
+    record is a contraindication (the service used to answer nothing)."""
+    ldn = {"medicationCodeableConcept": {"text": "LDN 4.5 mg capsule (compounded)"}}
+    opioid = {
+        "resourceType": "MedicationRequest", "id": "m-oxy", "status": "active",
+        "intent": "order", "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": OXYCODONE,
+    }  # fmt: skip
+    draft = bundle(order(ldn, quantity(4.5, "mg")))
+    (found,) = read_draft_orders(draft, RECORD)
+    assert found.ldn_type
+    advice = review(draft, [*RECORD, opioid])
+    assert "opioid-use" in codes(advice)

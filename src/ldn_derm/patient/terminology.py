@@ -49,6 +49,7 @@ _DRUG_FILLER = frozenset(
     nda anda per each as needed prn take by mouth daily twice times of the a an for
     infusion intravenous iv intramuscular im subcutaneous sc continuous
     cough pain relief reliever strength extra maximum regular adult adults children childrens
+    compounded compound low in filler fillers microcrystalline cellulose avicel lactose
     """.split()  # noqa: SIM905 - a word list reads better as prose
 )
 _SPLIT_PARTS = re.compile(r"\s*(?:/|\+|,|;|\band\b|\bwith\b|\bplus\b)\s*", re.IGNORECASE)
