@@ -474,7 +474,6 @@ def test_medication_reference_is_followed(
         {"medicationCodeableConcept": {"text": "morphine sulfate / naltrexone hydrochloride"}},
         {"medicationCodeableConcept": {"text": "naloxone 4 MG nasal spray"}},
         {"medicationCodeableConcept": {"text": "naltrexone and something unknown"}},
-        {"medicationReference": {"reference": "Medication/not-sent"}},
     ],
     ids=lambda m: str(m)[:60],
 )
@@ -663,3 +662,19 @@ def test_an_order_written_as_ldn_gets_the_opioid_check() -> None:
     assert found.ldn_type
     advice = review(draft, [*RECORD, opioid])
     assert "opioid-use" in codes(advice)
+
+
+def test_a_draft_without_a_readable_medicine_is_said_to_be_unchecked() -> None:
+    from ldn_derm.regimen.orders import ORDER_MEDICINE_UNKNOWN
+
+    blank = order(dosage=quantity(4.5, "mg"))
+    del blank["medicationCodeableConcept"]
+    unresolved = {**blank, "id": "draft-2", "medicationReference": {"reference": "Medication/x"}}
+    advice = review(bundle(blank, unresolved))
+    assert codes(advice) == [ORDER_MEDICINE_UNKNOWN]
+    assert finding(advice, ORDER_MEDICINE_UNKNOWN).finding.triggered_by == [
+        "MedicationRequest/draft-1",
+        "MedicationRequest/draft-2",
+    ]
+    # a medicine with a name the knowledge base does not know is not this (not ours to judge)
+    assert review(bundle(order({"medicationCodeableConcept": {"text": "Fooxol"}}))) == []

@@ -147,6 +147,26 @@ def test_other_drugs_get_no_cards(
     assert response.status_code == 200 and response.json() == {"cards": []}
 
 
+@pytest.mark.parametrize(
+    "medication",
+    [
+        {"medicationReference": {"reference": "Medication/not-sent"}},
+        {},
+    ],
+    ids=["unresolved-reference", "no-medication"],
+)
+def test_a_draft_whose_medicine_cannot_be_read_is_said_not_passed(
+    client: TestClient, signer: Signer, medication: dict[str, Any]
+) -> None:
+    """Nothing names the medicine (it could be naltrexone, with an opioid on record): a warning
+    says it was not checked; the service used to answer no cards at all."""
+    body = hook_request("order-sign", PID, prefetch(HOME_OXYCODONE), [draft(medication, 4.5)])
+    cards = call(client, signer, body).json()["cards"]
+    assert [c["indicator"] for c in cards] == ["warning"]
+    assert "could not be identified" in cards[0]["summary"]
+    assert "MedicationRequest/ltx-draft" in cards[0]["detail"]
+
+
 def test_one_50_mg_tablet_gets_a_dose_card_whose_suggestion_is_a_compounded_order(
     client: TestClient, signer: Signer
 ) -> None:
@@ -291,6 +311,9 @@ def test_a_medication_the_draft_references_is_read_from_the_fhir_server(
     cards = dev_client.post("/cds-services/ldn-order-sign", json=body).json()["cards"]
     assert cards[0]["indicator"] == "critical"  # naltrexone, read from the server, with oxycodone
     assert any("50 mg/day" in c["summary"] for c in cards)
-    # without a server to ask, the unresolved reference is not taken for naltrexone
+    # without a server to ask, the unresolved reference is not taken for naltrexone, but the
+    # clinician is told that the order's medicine could not be read, so nothing was checked
     del body["fhirServer"], body["fhirAuthorization"]
-    assert dev_client.post("/cds-services/ldn-order-sign", json=body).json() == {"cards": []}
+    cards = dev_client.post("/cds-services/ldn-order-sign", json=body).json()["cards"]
+    assert [c["indicator"] for c in cards] == ["warning"]
+    assert "could not be identified" in cards[0]["summary"]

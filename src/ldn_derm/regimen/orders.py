@@ -46,6 +46,7 @@ DOSE_UNREADABLE = "ldn-dose-unreadable"
 DOSE_OUTSIDE = "ldn-dose-outside-low-dose-range"
 PLAN = "ldn-titration-and-monitoring"
 RECORD_INCOMPLETE = "medication-record-incomplete"
+ORDER_MEDICINE_UNKNOWN = "order-medicine-not-identified"
 
 # FHIR periodUnit (UCUM) -> periods per day
 _PER_DAY = {"d": 1.0, "h": 24.0, "min": 1440.0, "s": 86400.0, "wk": 1 / 7, "mo": 1 / 30,
@@ -115,6 +116,7 @@ class DraftOrder:
     match: DrugMatch
     strength: Strength | None
     ldn_type: bool  # the product's ingredients are exactly {naltrexone}
+    named: bool = True  # False: no code and no name of the medicine could be read at all
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ def read_draft_orders(
                 match=match,
                 strength=_strength(codes, texts, kb) if ldn else None,
                 ldn_type=ldn,
+                named=bool(codes or texts),
             )
         )
     return out
@@ -590,6 +593,26 @@ def review_draft_orders(
                     seen.add(key)
                     out.append(OrderAdvice(f, order.ref))
         out.extend(_dose_and_plan(order, assessment, as_of, kb))
+    blank = [o for o in orders if not o.named]
+    if blank:  # could be naltrexone: say that nothing was checked, never stay silent
+        refs = ", ".join(o.ref for o in blank)
+        out.append(
+            OrderAdvice(
+                Finding(
+                    code=ORDER_MEDICINE_UNKNOWN,
+                    severity=Severity.CAUTION,
+                    summary="The medicine of a draft order could not be identified: it was not "
+                    "checked",
+                    detail=(
+                        f"No medicine code or name could be read for {refs} (no medication, or a "
+                        "medicationReference to a Medication that was neither sent nor "
+                        "readable). If it is naltrexone, none of the naltrexone checks (opioids, "
+                        "interactions, dose) was done. Check the order before signing."
+                    ),
+                    triggered_by=[o.ref for o in blank],
+                )
+            )
+        )
     if unavailable and any(o.ldn_type for o in orders):
         kinds = ", ".join(unavailable)
         out.append(

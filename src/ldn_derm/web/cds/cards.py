@@ -55,13 +55,15 @@ def _draft_bundle(body: dict[str, Any]) -> Any:
 
 def needs_data(service: ServiceDef, body: dict[str, Any]) -> bool:
     """False when the answer is no cards whatever the record says (cheap, before any fetch):
-    an order hook whose draft Bundle holds no LDN-type order (regimen.orders decides)."""
+    an order hook whose draft Bundle holds no LDN-type order and no order whose medicine
+    cannot be read at all (regimen.orders decides)."""
     if service.hook == "patient-view":
         return True
-    from ldn_derm.regimen.orders import ldn_draft_orders, unresolved_medications
+    from ldn_derm.regimen.orders import read_draft_orders, unresolved_medications
 
     draft, prefetched = _draft_bundle(body), _prefetched(body)
-    if ldn_draft_orders(draft, prefetched):
+    orders = read_draft_orders(draft, prefetched)
+    if any(o.ldn_type or not o.named for o in orders):  # (an unnamed medicine is said)
         return True
     # a draft naming a Medication we do not hold may be naltrexone: read it when we can
     can_read = isinstance(body.get("fhirServer"), str) and body.get("fhirAuthorization")
