@@ -678,3 +678,20 @@ def test_a_draft_without_a_readable_medicine_is_said_to_be_unchecked() -> None:
     ]
     # a medicine with a name the knowledge base does not know is not this (not ours to judge)
     assert review(bundle(order({"medicationCodeableConcept": {"text": "Fooxol"}}))) == []
+
+
+def test_records_naming_another_patient_are_said_not_dropped() -> None:
+    """An opioid whose subject is mistyped ('patient/p1') is not this patient's to the reader;
+    the order service says that such records were left out instead of passing in silence."""
+    from ldn_derm.regimen.orders import RECORD_OTHER_PATIENT
+
+    oxy = {
+        "resourceType": "MedicationRequest", "id": "home-oxy", "status": "active",
+        "intent": "order", "subject": {"reference": "patient/p1"},
+        "medicationCodeableConcept": OXYCODONE,
+    }  # fmt: skip
+    advice = review(bundle(order(dosage=quantity(4.5, "mg"))), [*RECORD, oxy])
+    assert "opioid-use" not in codes(advice)
+    said = finding(advice, RECORD_OTHER_PATIENT).finding
+    assert said.severity.value == "caution" and said.summary.startswith("1 resource(s)")
+    assert RECORD_OTHER_PATIENT not in codes(review(bundle(order(dosage=quantity(4.5, "mg")))))

@@ -163,6 +163,11 @@ class _Item(NamedTuple):
     full_url: str | None
 
 
+# The reason of the not-assessed note for resources whose subject names someone else (an order
+# service turns it into a caution: such a resource is never checked).
+OTHER_PATIENT_REASON = "refer to a different patient and were left out"
+
+
 @dataclass
 class _Counts:
     skipped_types: Counter[str] = field(default_factory=Counter)
@@ -934,7 +939,7 @@ def _summarise(profile: PatientProfile, counts: _Counts) -> None:
             NotAssessedItem(
                 "resource",
                 f"{counts.other_patient} resource(s)",
-                "refer to a different patient and were left out",
+                OTHER_PATIENT_REASON,
             )
         )
     if counts.future:

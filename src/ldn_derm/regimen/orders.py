@@ -30,7 +30,7 @@ from typing import Any
 from ldn_derm.assess.models import Assessment, Finding, Severity
 from ldn_derm.errors import LdnError
 from ldn_derm.knowledge import KnowledgeBase, get_knowledge
-from ldn_derm.patient.fhir import medication_keys, medication_of
+from ldn_derm.patient.fhir import OTHER_PATIENT_REASON, medication_keys, medication_of
 from ldn_derm.patient.profile import Code
 from ldn_derm.patient.terminology import DrugMatch, matcher_for, norm
 from ldn_derm.regimen.dose import fmt_mg, parse_quantity, slip_hint
@@ -47,6 +47,7 @@ DOSE_OUTSIDE = "ldn-dose-outside-low-dose-range"
 PLAN = "ldn-titration-and-monitoring"
 RECORD_INCOMPLETE = "medication-record-incomplete"
 ORDER_MEDICINE_UNKNOWN = "order-medicine-not-identified"
+RECORD_OTHER_PATIENT = "record-other-patient"
 
 # FHIR periodUnit (UCUM) -> periods per day
 _PER_DAY = {"d": 1.0, "h": 24.0, "min": 1440.0, "s": 86400.0, "wk": 1 / 7, "mo": 1 / 30,
@@ -583,6 +584,10 @@ def review_draft_orders(
             patient_id=patient_id,
         )
         assessment = assess(profile, kb, comparators=False)
+        left_out = [n for n in profile.not_assessed if n.reason == OTHER_PATIENT_REASON]
+        if left_out and (RECORD_OTHER_PATIENT, "") not in seen:
+            seen.add((RECORD_OTHER_PATIENT, ""))
+            out.append(OrderAdvice(_other_patient_finding(left_out[0].text), order.ref))
         for f in assessment.findings:
             medicine = f.code in MEDICINE_CAUTION_CODES or "opioid" in f.code
             if f.severity is Severity.CONTRAINDICATED or (
@@ -633,6 +638,20 @@ def review_draft_orders(
         )
     out.sort(key=lambda a: a.finding.severity.rank)
     return out
+
+
+def _other_patient_finding(count: str) -> Finding:
+    return Finding(
+        code=RECORD_OTHER_PATIENT,
+        severity=Severity.CAUTION,
+        summary=f"{count} sent with this order name another patient and were not checked",
+        detail=(
+            f"{count} in the patient's record or the order set name a different patient as "
+            "their subject (or patient), so they were left out of the naltrexone checks. If "
+            "any of them is this patient's (a medicine with a mistyped reference, for "
+            "instance an opioid), it was not checked. Check the medication list before signing."
+        ),
+    )
 
 
 def order_indication(
