@@ -167,6 +167,25 @@ def test_a_draft_whose_medicine_cannot_be_read_is_said_not_passed(
     assert "MedicationRequest/ltx-draft" in cards[0]["detail"]
 
 
+def test_a_medication_list_with_more_pages_than_were_sent_is_said_to_be_incomplete(
+    client: TestClient, signer: Signer
+) -> None:
+    """The EHR sent the first page of the patient's orders only: an opioid on a later page would
+    go unseen, so a warning says the medicine check is incomplete."""
+    body = hook_request("order-sign", PID, prefetch(), [draft(CONTAINED_NALTREXONE, 4.5)])
+    body["prefetch"]["medications"] = {
+        **searchset(),
+        "link": [{"relation": "next", "url": "https://ehr.example/fhir/MedicationRequest?page=2"}],
+    }
+    body["prefetch"]["statements"] = searchset()
+    cards = call(client, signer, body).json()["cards"]
+    incomplete = [c for c in cards if "not all MedicationRequest records" in c["summary"]]
+    assert [c["indicator"] for c in incomplete] == ["warning"]
+    del body["prefetch"]["medications"]["link"]
+    cards = call(client, signer, body).json()["cards"]
+    assert not [c for c in cards if "not all" in c["summary"]]
+
+
 def test_one_50_mg_tablet_gets_a_dose_card_whose_suggestion_is_a_compounded_order(
     client: TestClient, signer: Signer
 ) -> None:

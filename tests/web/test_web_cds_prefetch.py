@@ -141,3 +141,80 @@ def test_unreachable_fhir_server_is_412() -> None:
     with pytest.raises(PrefetchMissingError) as err:
         asyncio.run(gather(order_sign(), body, 0.5))
     assert set(err.value.keys) == {"patient", "conditions", "medications"}
+
+
+def _searchset(*resources: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset",
+            "entry": [{"resource": r} for r in resources], **extra}  # fmt: skip
+
+
+AMOXICILLIN = {
+    "resourceType": "MedicationRequest",
+    "id": "amox",
+    "status": "active",
+    "intent": "order",
+    "subject": {"reference": "Patient/p"},
+    "medicationCodeableConcept": {"text": "amoxicillin 500 MG Oral Capsule"},
+}
+
+
+@pytest.mark.parametrize(
+    ("medications", "is_partial"),
+    [
+        (_searchset(AMOXICILLIN), False),
+        (_searchset(AMOXICILLIN, total=1), False),
+        (_searchset(AMOXICILLIN, link=[{"relation": "next", "url": "https://x/p2"}]), True),
+        (_searchset(AMOXICILLIN, total=2), True),
+        (_searchset(AMOXICILLIN, link=5, total="2"), False),  # odd shapes: not a crash
+    ],
+)
+def test_a_prefetched_search_that_says_it_has_more_is_partial(
+    medications: dict[str, Any], is_partial: bool
+) -> None:
+    body = {
+        "context": {"patientId": "p"},
+        "prefetch": {"patient": {"resourceType": "Patient", "id": "p"}, "conditions": None,
+                     "medications": medications},
+    }  # fmt: skip
+    partial: set[str] = set()
+    got = asyncio.run(gather(order_sign(), body, 1.0, partial=partial))
+    assert [r["id"] for r in got["medications"]] == ["amox"]
+    assert partial == ({"medications"} if is_partial else set())
+
+
+def test_pages_left_unread_on_the_fhir_server_make_the_search_partial() -> None:
+    """A server whose every page links to another: the reader stops at its page bound, and
+    says so."""
+
+    class Endless(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            port = self.server.server_address[1]
+            more = f"http://127.0.0.1:{port}/fhir/MedicationRequest?p=1"
+            page = {"resourceType": "Bundle", "type": "searchset", "entry": [],
+                    "link": [{"relation": "next", "url": more}]}  # fmt: skip
+            data = json.dumps(page).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/fhir"
+        body = {
+            "context": {"patientId": "p"},
+            "prefetch": {"patient": {"resourceType": "Patient", "id": "p"}, "conditions": None},
+            "fhirServer": url,
+            "fhirAuthorization": {"access_token": "t", "token_type": "Bearer",
+                                  "expires_in": 60, "scope": "user/*.read", "subject": "ldn"},
+        }  # fmt: skip
+        partial: set[str] = set()
+        asyncio.run(gather(order_sign(), body, 2.0, allowed_servers=(url + "/",), partial=partial))
+        assert "medications" in partial
+    finally:
+        server.shutdown()

@@ -625,12 +625,13 @@ def review_draft_orders(
                 Finding(
                     code=RECORD_INCOMPLETE,
                     severity=Severity.CAUTION,
-                    summary=f"Not every medicine was checked: {kinds} records were not available",
+                    summary=f"Not every medicine was checked: not all {kinds} records were "
+                    "available",
                     detail=(
-                        f"The patient's {kinds} records were neither sent nor readable, so a "
-                        "medicine recorded only there (an opioid taken at home, for instance) "
-                        "was not checked against this naltrexone order. Check the medication "
-                        "list before signing."
+                        f"Not all of the patient's {kinds} records were sent or readable (none, "
+                        "or only some pages of a search), so a medicine recorded only in the "
+                        "rest (an opioid taken at home, for instance) was not checked against "
+                        "this naltrexone order. Check the medication list before signing."
                     ),
                     triggered_by=list(unavailable),
                 )

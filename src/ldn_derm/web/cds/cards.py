@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -75,7 +76,11 @@ def advise(
     body: dict[str, Any],
     resources: dict[str, list[dict[str, Any]]],
     settings: Settings,
+    *,
+    partial: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    """Cards for a hook call. `partial`: prefetch keys of which only part was sent or read
+    (`prefetch.gather`); a medicine search among them makes the medicine check incomplete."""
     records = [r for key in resources for r in resources[key]]
     if service.hook == "patient-view":
         findings = cds_findings.cds_patient_view_findings(records)
@@ -86,13 +91,26 @@ def advise(
             records,
             _draft_bundle(body),
             patient_id if isinstance(patient_id, str) and patient_id else None,
-            # a medicine recorded only as a MedicationStatement would otherwise go unseen
-            () if "statements" in resources else ("MedicationStatement",),
+            _incomplete_medicine_kinds(service, resources, partial),
         )
     cards = [render_card(f, settings) for f in findings]
     order = {"critical": 0, "warning": 1, "info": 2}
     cards.sort(key=lambda c: order[c["indicator"]])
     return {"cards": cards}
+
+
+def _incomplete_medicine_kinds(
+    service: ServiceDef, resources: dict[str, list[dict[str, Any]]], partial: Iterable[str]
+) -> tuple[str, ...]:
+    """The kinds of medicine record not all of which were seen: MedicationStatement when none
+    was sent or read (a medicine recorded only there would otherwise go unseen), and the type
+    of every medicine search that came back partial (more pages than were sent or read)."""
+    kinds: list[str] = [] if "statements" in resources else ["MedicationStatement"]
+    for key in partial:
+        kind = service.prefetch.get(key, "").split("?", 1)[0].split("/", 1)[0]
+        if kind.startswith("Medication") and kind not in kinds:
+            kinds.append(kind)
+    return tuple(kinds)
 
 
 # Markdown that could make a link, an image, raw HTML, code or a table. The core writes card

@@ -93,6 +93,26 @@ def resources_in(value: Any) -> Iterator[dict[str, Any]]:
         yield value
 
 
+def partial_search(value: Any) -> bool:
+    """A prefetched searchset that says it holds only part of the matches: a `next` link (more
+    pages the client did not send), or a `total` above its match entries."""
+    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
+        return False
+    if _next_link(value) is not None:
+        return True
+    total = value.get("total")
+    if not isinstance(total, int) or isinstance(total, bool):
+        return False
+    raw = value.get("entry")
+    entries: list[Any] = raw if isinstance(raw, list) else []
+    matches = 0
+    for entry in entries:
+        search = entry.get("search") if isinstance(entry, dict) else None
+        mode = search.get("mode") if isinstance(search, dict) else None
+        matches += mode in (None, "match")
+    return total > matches
+
+
 def _instance_read(template: str) -> bool:
     """A prefetch template that reads one resource (Type/id), not a search."""
     return "?" not in template
@@ -103,7 +123,8 @@ def _is_failure(value: Any) -> bool:
 
 
 def _next_link(bundle: dict[str, Any]) -> str | None:
-    for link in bundle.get("link") or []:
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
             return str(link["url"])
     return None
@@ -141,6 +162,7 @@ async def gather(
     listed_only: bool = False,
     allowed_servers: tuple[str, ...] = (),
     https_only: bool = False,
+    partial: set[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Resources per prefetch key. Raises PrefetchMissingError for required keys we cannot get,
     and PatientMismatchError when a Patient (prefetched or fetched) is not context.patientId.
@@ -148,7 +170,10 @@ async def gather(
     Call it only for a verified caller; `allowed_servers` are the FHIR bases its issuer may
     name (empty: any server whose host resolves only to public addresses); `https_only`
     refuses plain http; `listed_only` (the --dev server that skips JWT verification) reads
-    only a server that `allowed_servers` names."""
+    only a server that `allowed_servers` names. `partial`, when given, receives the keys whose
+    resources are only part of what the search matched (a prefetched page with more to come,
+    or pages left unread from fhirServer)."""
+    partial = set() if partial is None else partial
     prefetch = body.get("prefetch")
     prefetch = prefetch if isinstance(prefetch, dict) else {}
     raw_context = body.get("context")
@@ -172,6 +197,8 @@ async def gather(
         unread = prefetch.get(key) is None and _instance_read(template)
         if key in prefetch and not _is_failure(prefetch[key]) and not unread:
             out[key] = list(resources_in(prefetch[key]))  # null -> [] (query found nothing)
+            if partial_search(prefetch[key]):
+                partial.add(key)
             continue
         query = fill_template(template, context)
         if can_fetch and query is not None:
@@ -193,12 +220,15 @@ async def gather(
         # the canonical base that was checked, not the raw text (trailing spaces and the like)
         # a server no list names must resolve to public addresses only (no loopback,
         # link-local or private networks): checked when each connection is made
-        fetched = await _fetch_all(
-            fhir_base(str(server)), str(token), to_fetch, timeout, not allowed_servers
+        reads = await read_fhir(
+            fhir_base(str(server)), str(token), to_fetch, timeout, public_only=not allowed_servers
         )
         for key in to_fetch:
-            if key in fetched:
-                out[key] = fetched[key]
+            read = reads.get(key)
+            if read is not None and not read.failed:
+                out[key] = read.resources
+                if read.truncated:
+                    partial.add(key)
             elif key in service.required:
                 missing.append(key)
         if missing:
@@ -221,13 +251,6 @@ class FhirRead:
     truncated: bool = False
     failed: bool = False
     status: int | None = None
-
-
-async def _fetch_all(
-    server: str, token: str, queries: dict[str, str], timeout: float, public_only: bool
-) -> dict[str, list[dict[str, Any]]]:
-    reads = await read_fhir(server, token, queries, timeout, public_only=public_only)
-    return {k: r.resources for k, r in reads.items() if not r.failed}
 
 
 async def read_fhir(

@@ -226,6 +226,7 @@ async def call_service(service_id: str, request: Request) -> Response:
         if verified
         else settings.listed_fhir_servers
     )
+    partial: set[str] = set()
     try:
         resources = await gather(
             service,
@@ -235,6 +236,7 @@ async def call_service(service_id: str, request: Request) -> Response:
             allowed_servers=allowed,
             # CDS Hooks: https for production data; an http base must be listed explicitly
             https_only=verified and not allowed,
+            partial=partial,
         )
     except PrefetchMissingError as exc:
         return problem(
@@ -254,7 +256,7 @@ async def call_service(service_id: str, request: Request) -> Response:
         return problem(
             status, detail=str(exc), patient_id=exc.found, context_patient_id=exc.expected
         )
-    return _json(cards.advise(service, body, resources, settings))
+    return _json(cards.advise(service, body, resources, settings, partial=partial))
 
 
 @router.post(
