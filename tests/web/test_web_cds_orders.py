@@ -336,3 +336,20 @@ def test_a_medication_the_draft_references_is_read_from_the_fhir_server(
     cards = dev_client.post("/cds-services/ldn-order-sign", json=body).json()["cards"]
     assert [c["indicator"] for c in cards] == ["warning"]
     assert "could not be identified" in cards[0]["summary"]
+
+
+def test_an_order_set_over_the_draft_cap_is_refused_with_a_400(
+    client: TestClient, signer: Signer
+) -> None:
+    """Each LDN draft is judged against every other: 3,000 of them held the server for minutes.
+    Past MAX_DRAFT_ORDERS the call is refused, naming the field; at the cap it is answered."""
+    from ldn_derm.web.cds.models import MAX_DRAFT_ORDERS
+
+    orders = [
+        {**draft(CONTAINED_NALTREXONE, 4.5), "id": f"d{i}"} for i in range(MAX_DRAFT_ORDERS + 1)
+    ]
+    answer = call(client, signer, hook_request("order-sign", PID, prefetch(), orders))
+    assert answer.status_code == 400
+    assert "context.draftOrders.entry" in answer.text
+    answer = call(client, signer, hook_request("order-sign", PID, prefetch(), orders[:5]))
+    assert answer.status_code == 200 and answer.json()["cards"]

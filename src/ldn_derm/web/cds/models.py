@@ -287,12 +287,21 @@ class FhirAuthorization(_Shape):
     patient: str | None = None
 
 
+# Draft orders one call may carry: an order set is tens of orders; each LDN draft is judged
+# against all the others, so an unbounded Bundle would let one call hold the server for minutes.
+MAX_DRAFT_ORDERS = 100
+
+
+class DraftOrders(Bundle):
+    entry: Annotated[list[BundleEntry], Field(max_length=MAX_DRAFT_ORDERS)] | None = None
+
+
 class HookContext(_Shape):
     userId: str | None = None
     patientId: str | None = None
     encounterId: str | None = None
     selections: list[str] | None = None
-    draftOrders: Bundle | None = None
+    draftOrders: DraftOrders | None = None
 
 
 class HookRequest(_Shape):

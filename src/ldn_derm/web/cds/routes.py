@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ldn_derm.web.cds.models import FeedbackItem, FeedbackRequest, HookRequest
@@ -256,7 +257,11 @@ async def call_service(service_id: str, request: Request) -> Response:
         return problem(
             status, detail=str(exc), patient_id=exc.found, context_patient_id=exc.expected
         )
-    return _json(cards.advise(service, body, resources, settings, partial=partial))
+    # the rules are CPU work: off the event loop, so one call never stalls the others
+    answer = await run_in_threadpool(
+        cards.advise, service, body, resources, settings, partial=partial
+    )
+    return _json(answer)
 
 
 @router.post(
