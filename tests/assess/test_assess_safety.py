@@ -166,6 +166,21 @@ def test_liver_enzymes_unflagged_or_old_do_not_raise(run: Run) -> None:
     assert run(bundle).finding("liver-tests-abnormal") is None
 
 
+def test_an_unflagged_liver_enzyme_is_shown_as_not_judged(run: Run) -> None:
+    """ALT 900 U/L with no flag and no range: no range is assumed, but the value is shown (it
+    used to appear nowhere); a flagged one is judged instead."""
+    bundle = Bundle()
+    bundle.observation("1742-6", "ALT", value=900, unit="U/L")
+    shown = run(bundle).finding("liver-tests-not-judged")
+    assert shown is not None and "ALT 900 U/L" in shown.summary
+    assert shown.severity.value == "info"
+    flagged = Bundle()
+    flagged.observation("1742-6", "ALT", value=900, unit="U/L", interpretation="H")
+    result = run(flagged)
+    assert result.finding("liver-tests-not-judged") is None
+    assert result.finding("liver-tests-abnormal") is not None
+
+
 # ------------------------------------------------------------------ thyroid
 
 

@@ -58,6 +58,9 @@ def test_unknown_stated_indication_lists_the_known_ones() -> None:
         ({"labs": [{"lab": "tsh", "date": "2026-01-01"}]}, "value or a result"),
         ({"favourite_colour": "blue"}, "favourite_colour"),
         ({"conditions": [{"name": "x", "onset": "last year"}]}, "onset"),
+        ({"labs": [{"lab": "egfr", "date": "2026-01-01", "value": float("nan")}]}, "finite"),
+        ({"labs": [{"lab": "alt", "date": "2026-01-01", "value": float("inf")}]}, "finite"),
+        ({"labs": [{"lab": "tsh", "date": "2026-01-01", "value": -3}]}, "greater than or equal"),
     ],
 )
 def test_schema_errors_are_patient_data_errors(doc: dict[str, Any], message: str) -> None:

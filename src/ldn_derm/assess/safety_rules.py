@@ -123,6 +123,22 @@ def _liver(ctx: Context) -> list[Finding]:
             )
         )
     abnormal = abnormal_liver_tests(ctx)
+    unjudged = [
+        latest[0]
+        for latest in (ctx.recent_labs(lab) for lab in ("alt", "ast"))
+        if latest and latest[0].flag is None
+    ]
+    if unjudged:  # a value the screen cannot judge is shown, never passed over
+        findings.append(
+            ctx.finding(
+                "liver-tests-not-judged",
+                Severity.INFO,
+                ["hepatic-impairment"],
+                "latest liver enzymes without a flag or reference range, so not judged: "
+                + listing([_lab_label(x.text, x.value, x.unit, x.effective) for x in unjudged]),
+                [x.ref for x in unjudged],
+            )
+        )
     if abnormal:
         findings.append(
             ctx.finding(

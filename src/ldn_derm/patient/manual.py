@@ -97,7 +97,8 @@ class LabEntry(BaseModel):
     lab: str | None = Field(default=None, max_length=40)
     loinc: str | None = Field(default=None, pattern=r"^\d{1,7}-\d$")
     taken: date = Field(alias="date")  # the YAML key is `date`
-    value: float | None = None
+    # a number (never NaN or infinite), and not negative: no lab the rules read can be
+    value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     unit: str | None = Field(default=None, max_length=40)
     result: Literal["positive", "negative"] | None = None
     flag: Literal["high", "low", "normal"] | None = None
