@@ -171,3 +171,16 @@ def test_a_preset_with_a_dose_option_is_never_an_internal_error(
     err = capsys.readouterr().err
     assert code in (0, 2), err
     assert "internal error" not in err
+
+
+def test_a_folder_in_the_way_changes_nothing_in_the_package(tmp_path: Path) -> None:
+    """One file of an existing package replaced by a folder: the new package is refused
+    before any file is replaced (it used to replace some files and stop: a mixed package)."""
+    out = tmp_path / "rx"
+    assert run([*GOOD, "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    (out / "schedule.json").unlink()
+    (out / "schedule.json").mkdir()
+    assert run([*GOOD, "--days", "60", "--out", str(out)]) == 2
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == {k: v for k, v in before.items() if k != "schedule.json"}

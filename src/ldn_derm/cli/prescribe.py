@@ -188,7 +188,14 @@ def _write_atomically(out: Path, files: dict[str, bytes]) -> None:
         if not out.exists():
             os.rename(tmp, out)  # atomic: the folder appears complete or not at all
             return
-        for name in files:  # existing folder: replace each file atomically
+        # existing folder: replace each file atomically, once it is certain that every one can
+        # be (a folder where a file goes would stop the renames halfway: a mixed package)
+        blocked = [name for name in files if (out / name).is_dir()]
+        if blocked:
+            raise InputError(
+                f"--out {out}: {', '.join(blocked)} is a folder, not a file; nothing was changed"
+            )
+        for name in files:
             os.replace(tmp / name, out / name)
     finally:
         if tmp.exists():
