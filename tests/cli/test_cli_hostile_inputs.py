@@ -97,3 +97,27 @@ def test_db_backup_to_an_unwritable_place_is_an_input_error(
     folder = tmp_path / "afolder"
     folder.mkdir()
     _fails_cleanly(capsys, ["db", "backup", str(folder), "--force"], "is a folder")
+
+
+def test_control_characters_in_a_record_never_reach_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An escape sequence in a medication name (cursor up, erase line) could hide the lines
+    above it, such as an incomplete screen; it is shown as U+FFFD instead."""
+    import json
+
+    hostile = "Zorbex\x1b[1A\x1b[2K\x07\x9b2J 5 mg"
+    entries = [
+        {"resource": {"resourceType": "Patient", "id": "p", "gender": "female",
+                      "birthDate": "1980-01-01"}},
+        {"resource": {"resourceType": "MedicationRequest", "id": "m", "status": "active",
+                      "intent": "order", "subject": {"reference": "Patient/p"},
+                      "medicationCodeableConcept": {"text": hostile}}},
+    ]  # fmt: skip
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}))
+    assert run(["assess", str(path), "--as-of", "2026-06-01"]) == 0
+    out = capsys.readouterr()
+    assert "Zorbex" in out.out
+    for control in ("\x1b", "\x07", "\x9b"):
+        assert control not in out.out and control not in out.err

@@ -20,6 +20,21 @@ app = typer.Typer(
 )
 
 
+_CONTROLS = {c: "\ufffd" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]}
+
+
+def without_controls(text: str) -> str:
+    """`text` with every control character but tab and line feed replaced by U+FFFD."""
+    return text.translate(_CONTROLS)
+
+
+def escape(text: str) -> str:
+    """Record text for rich markup (tables included): no markup, no control characters."""
+    from rich.markup import escape as markup_escape
+
+    return markup_escape(without_controls(text))
+
+
 class _DeferredConsole:
     """A rich Console made on first use. Importing rich's console costs about a sixth of
     `ldn --help`, which prints through Typer without it, as do `--format json` outputs.
@@ -36,7 +51,16 @@ class _DeferredConsole:
         if made is None:
             from rich.console import Console
 
-            made = Console(**self._options)
+            class _Console(Console):
+                """Text printed is never a terminal command: control characters from a record
+                (an escape sequence in a medication name could erase the lines above it, such
+                as "Screen incomplete") are shown as U+FFFD. Rich's own styling comes after."""
+
+                def print(self, *objects: Any, **kwargs: Any) -> None:
+                    shown = (without_controls(o) if isinstance(o, str) else o for o in objects)
+                    super().print(*shown, **kwargs)
+
+            made = _Console(**self._options)
             object.__setattr__(self, "_made", made)
         return made
 

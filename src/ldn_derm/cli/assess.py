@@ -109,8 +109,9 @@ def _read_input(path: str) -> tuple[bytes, str]:
 
 
 def render(result: Assessment, kb: KnowledgeBase, labels: dict[str, str] | None = None) -> None:
-    from rich.markup import escape
     from rich.table import Table
+
+    from ldn_derm.cli.app import escape
 
     p = result.patient
     age = f"{p.age}" if p.age is not None else "age unknown"
@@ -192,7 +193,7 @@ def _print_comparison(
     """LDN and the traditional options: each option's baseline (evidence, key risks,
     screening, monitoring) and what this record means for it. Options for the patient's
     conditions (every option when none matched) show their baseline; the rest show flags."""
-    from rich.markup import escape
+    from ldn_derm.cli.app import escape
 
     conditions = {i.condition for i in result.indications}
     console.print("[bold]Comparison with traditional systemic treatments[/bold]")
@@ -229,7 +230,7 @@ def _print_finding(
     with_detail: bool = True,
     labels: dict[str, str] | None = None,
 ) -> None:
-    from rich.markup import escape
+    from ldn_derm.cli.app import escape
 
     style = _SEVERITY_STYLE[finding.severity.value]
     console.print(

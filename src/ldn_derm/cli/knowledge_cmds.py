@@ -39,8 +39,9 @@ def provenance(value: str) -> str:
 
 def references_table(kb: KnowledgeBase, cites: Citations) -> Table:
     """The numbered reference list for what `cites` has marked so far."""
-    from rich.markup import escape
     from rich.table import Table
+
+    from ldn_derm.cli.app import escape
 
     table = Table(title="References", show_lines=False, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
@@ -132,7 +133,7 @@ def evidence(
 
 
 def _effect_text(e: EvidenceEntry) -> str:
-    from rich.markup import escape
+    from ldn_derm.cli.app import escape
 
     effect = escape(e.effect)
     if e.add_on_to:
@@ -149,8 +150,9 @@ def _outcome(e: EvidenceEntry, wrap: bool = True) -> str:
 
 
 def _evidence_table(kb: KnowledgeBase, cid: str, cites: Citations) -> Table:
-    from rich.markup import escape
     from rich.table import Table
+
+    from ldn_derm.cli.app import escape
 
     summary = kb.summarize(cid)
     table = Table(
@@ -185,7 +187,7 @@ def _evidence_table(kb: KnowledgeBase, cid: str, cites: Citations) -> Table:
 
 def _evidence_blocks(kb: KnowledgeBase, cid: str, cites: Citations) -> None:
     """The same content as the table, one block per study, for terminals under WIDE columns."""
-    from rich.markup import escape
+    from ldn_derm.cli.app import escape
 
     summary = kb.summarize(cid)
     console.rule(f"[bold]{escape(summary.condition.name)}[/bold]", align="left")
@@ -208,8 +210,7 @@ def _conditions_with_evidence(kb: KnowledgeBase) -> list[str]:
 @app.command()
 def drug(output: OutputFormat = FORMAT_OPTION) -> None:
     """The low-dose naltrexone monograph, every statement with its citations."""
-    from rich.markup import escape
-
+    from ldn_derm.cli.app import escape
     from ldn_derm.knowledge import get_knowledge
     from ldn_derm.knowledge.monograph import monograph_sections
 
@@ -257,9 +258,9 @@ def refs(
     output: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """The reference list (or one reference and what cites it)."""
-    from rich.markup import escape
     from rich.table import Table
 
+    from ldn_derm.cli.app import escape
     from ldn_derm.knowledge import get_knowledge
 
     kb = get_knowledge()

@@ -139,8 +139,9 @@ def screen(
 
 
 def _render(result: ScreenResult) -> None:
-    from rich.markup import escape
     from rich.table import Table
+
+    from ldn_derm.cli.app import escape
 
     console.print(
         f"[bold]Screened[/bold] {result.patients} patient(s) as of {result.as_of.isoformat()}: "
