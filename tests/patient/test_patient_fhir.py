@@ -271,3 +271,22 @@ def test_the_reader_caches_keep_no_long_values() -> None:
     load_patient(orjson.dumps(bundle), as_of=date(2026, 6, 1))
     assert not [key for key in fhir._CODES if long_display in key]
     assert long_date not in dates._PARSED[0] and long_date not in dates._PARSED[1]
+
+
+def test_a_bundle_nested_too_deep_is_refused_not_skipped() -> None:
+    """An opioid four Bundles down used to be skipped, the record still 'candidate'."""
+    oxy = med("m1", "oxycodone 5 mg tablet")
+    inner: dict[str, Any] = {"resourceType": "Bundle", "type": "collection",
+                             "entry": [{"resource": oxy}]}  # fmt: skip
+    for _ in range(2):
+        inner = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": inner}]}
+    assert profile_from_bundle(bundle(inner["entry"][0]["resource"]), as_of=AS_OF).medications
+    with pytest.raises(PatientDataError, match="nested more than three deep"):
+        profile_from_bundle(bundle(inner), as_of=AS_OF)
+
+
+def test_a_death_before_birth_is_refused() -> None:
+    doc = {"resourceType": "Bundle", "type": "collection",
+           "entry": [{"resource": {**PATIENT, "deceasedDateTime": "1980-01-01"}}]}  # fmt: skip
+    with pytest.raises(PatientDataError, match="before the birth date"):
+        profile_from_bundle(doc, as_of=AS_OF)

@@ -213,7 +213,12 @@ def _bundle_items(bundle: Mapping[str, JSON], where: str, depth: int = 0) -> lis
         full_url = entry.get("fullUrl")
         if full_url is not None and not isinstance(full_url, str):
             raise PatientDataError(f"{where} entry {number}: fullUrl should be a string")
-        if resource.get("resourceType") == "Bundle" and depth < 2:
+        if resource.get("resourceType") == "Bundle":
+            if depth >= 2:  # never passed over: what it holds (an opioid...) would go unseen
+                raise PatientDataError(
+                    f"{where} entry {number} is a Bundle nested more than three deep, which is "
+                    "not read; give the resources in a flatter Bundle"
+                )
             items.extend(_bundle_items(resource, f"{where} entry {number}", depth + 1))
         else:
             items.append(_Item(resource, full_url))
@@ -366,6 +371,11 @@ def _patient_facts(patient: Resource, ref: str, as_of: date, source: str) -> Pat
     deceased_text = patient.get("deceasedDateTime")
     if deceased_text is not None:
         deceased = parse_fhir_date(deceased_text, f"{ref} deceasedDateTime")
+    if birth is not None and deceased is not None and deceased < birth:
+        raise PatientDataError(
+            f"{ref}: the date of death {deceased.isoformat()} is before the birth date "
+            f"{birth.isoformat()}"
+        )
     if birth is not None and birth > as_of:
         raise PatientDataError(
             f"the as-of date {as_of.isoformat()} is before the patient's birth date "
