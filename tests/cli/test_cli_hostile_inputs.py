@@ -121,3 +121,13 @@ def test_control_characters_in_a_record_never_reach_the_terminal(
     assert "Zorbex" in out.out
     for control in ("\x1b", "\x07", "\x9b"):
         assert control not in out.out and control not in out.err
+
+
+def test_an_unknown_migration_revision_is_an_input_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LDN_DATABASE_URL", raising=False)
+    monkeypatch.setenv("LDN_DATA_DIR", str(tmp_path / "data"))
+    _fails_cleanly(capsys, ["db", "upgrade", "--revision", "nope"], "revision 'nope'")
+    assert run(["db", "upgrade"]) == 0
+    _fails_cleanly(capsys, ["db", "downgrade", "nope", "--yes"], "revision 'nope'")

@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from ldn_derm.errors import InputError
 from ldn_derm.registry.db import make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -38,10 +39,15 @@ def _run(engine: Engine, action: str, revision: str) -> None:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
         cfg.attributes["connection"] = conn
-        if action == "upgrade":
-            command.upgrade(cfg, revision)
-        else:
-            command.downgrade(cfg, revision)
+        from alembic.util import CommandError
+
+        try:
+            if action == "upgrade":
+                command.upgrade(cfg, revision)
+            else:
+                command.downgrade(cfg, revision)
+        except CommandError as exc:  # an unknown or unreachable revision: the caller's input
+            raise InputError(f"cannot {action} to revision '{revision}': {exc}") from None
 
 
 def upgrade(url: str, revision: str = "head", engine: Engine | None = None) -> str | None:
