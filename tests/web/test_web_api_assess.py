@@ -90,3 +90,17 @@ def test_comparison_has_an_ldn_row_and_every_baseline(dev_client: TestClient) ->
     acitretin = next(c for c in result["comparators"] if c["id"] == "acitretin")
     flags = {f["code"]: f["severity"] for f in acitretin["flags"]}
     assert flags["acitretin-childbearing-potential"] == "contraindicated"
+
+
+def test_a_body_that_is_not_sent_as_json_is_415_not_a_field_error(
+    dev_client: TestClient,
+) -> None:
+    answer = dev_client.post(
+        "/api/v1/assess",
+        content=b'{"profile": {"sex": "female"}}',
+        headers={"content-type": "text/plain"},
+    )
+    assert answer.status_code == 415
+    assert "application/json" in answer.json()["detail"]
+    sent_as_json = dev_client.post("/api/v1/assess", json={"profile": "nonsense"})
+    assert sent_as_json.status_code in (400, 422)

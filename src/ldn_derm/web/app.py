@@ -200,7 +200,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         return problem(status, slug, detail)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        ctype = request.headers.get("content-type", "")
+        if request.url.path.startswith("/api/") and ctype and "json" not in ctype.lower():
+            # FastAPI reads only JSON bodies: say why, not that the fields were wrong
+            return problem(
+                415,
+                detail=f"The API takes JSON bodies (Content-Type: application/json), not "
+                f"'{ctype[:80]}'.",
+            )
         errors = [
             {
                 "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
