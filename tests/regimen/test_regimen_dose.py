@@ -26,6 +26,8 @@ in_range_ug = st.integers(min_value=1500, max_value=4500)
         ("4500 ug", "4.5"),
         ("0.0045 g", "4.5"),
         ("1.5 mg", "1.5"),
+        ("4.5 MG", "4.5"),  # capitals, as labels print them (pint read MG as megagauss)
+        ("4500 MCG", "4.5"),
         (3, "3"),
         (4.5, "4.5"),
         (Decimal("2.25"), "2.25"),

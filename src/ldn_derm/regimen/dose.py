@@ -57,6 +57,11 @@ def _to_decimal(value: float, written: str) -> Decimal:
         raise DoseError(f"dose '{written}' is not a number") from None
 
 
+# Dose units written in capitals (UCUM's case-insensitive forms, and MCG): read as the units
+# they name, not as pint's megagauss (MG) or megalitre (ML). "Mg" (megagram) is not among them.
+CAPITAL_UNITS = {"MG": "mg", "MCG": "mcg", "UG": "ug", "G": "g", "ML": "mL", "L": "L"}
+
+
 def parse_quantity(text: str) -> tuple[float, str]:
     """Parse '4.5 mg', '4500 mcg', '1.5 mL', '4.5' into (magnitude, dimension kind)."""
     if "," in text:
@@ -69,6 +74,9 @@ def parse_quantity(text: str) -> tuple[float, str]:
         raise DoseError("no dose given")
     if not re.match(r"^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*[a-zA-Zµ/ ]*$", cleaned):
         raise DoseError(f"dose '{text}' is not a number followed by a unit (e.g. '4.5 mg')")
+    unit = re.sub(r"^[+-]?[\d.]+(e[+-]?\d+)?\s*", "", cleaned)
+    if unit in CAPITAL_UNITS:  # "4.5 MG" as labels and some systems print it
+        cleaned = cleaned[: len(cleaned) - len(unit)] + CAPITAL_UNITS[unit]
     ureg = unit_registry()
     try:
         qty = ureg.Quantity(cleaned)

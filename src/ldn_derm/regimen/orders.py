@@ -317,9 +317,6 @@ def _per_dose(quantity: Any, strength: Strength | None) -> tuple[Decimal | None,
 
 
 _UCUM = "http://unitsofmeasure.org"
-# Mass units written in capitals, as some systems print them (UCUM's case-insensitive forms,
-# and MCG); "Mg" (megagram) is not among them and is read as what it says.
-_CAPITAL_UNITS = {"MG": "mg", "MCG": "mcg", "UG": "ug", "G": "g"}
 
 
 def _unit_of(quantity: dict[str, Any]) -> str:
@@ -328,8 +325,7 @@ def _unit_of(quantity: dict[str, Any]) -> str:
     expression; the `unit` beside it says "mg")."""
     code, unit, system = quantity.get("code"), quantity.get("unit"), quantity.get("system")
     written = code if code and (system is None or system == _UCUM) else (unit or code)
-    text = str(written or "").strip()
-    return _CAPITAL_UNITS.get(text, text)
+    return str(written or "").strip()
 
 
 @lru_cache(maxsize=2048)
