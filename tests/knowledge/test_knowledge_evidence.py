@@ -372,3 +372,9 @@ def test_a_dose_range_starting_in_the_low_dose_range_may_be_low() -> None:
         expected = e.dose is None or e.dose.low <= high
         assert kb.possibly_low(e) is expected, e.id
     assert any(e.dose and e.dose.low < high < e.dose.high for e in kb.evidence.values())
+
+
+@pytest.mark.parametrize(("query", "said"), [("", "no condition given"), ("../../", "'../../'")])
+def test_a_query_without_letters_or_digits_is_named(query: str, said: str) -> None:
+    with pytest.raises(UnknownConditionError, match=re.escape(said)):
+        get_knowledge().find_condition(query)

@@ -102,7 +102,12 @@ class KnowledgeBase:
         """A condition by id, name, ICD-10-CM/SNOMED code or text alias (case-insensitive)."""
         q = _norm(query)
         if not q:
-            raise UnknownConditionError("no condition given")
+            written = query.strip()[:60]
+            raise UnknownConditionError(
+                f"'{written}' names no condition (no letters or digits)"
+                if written
+                else "no condition given"
+            )
         exact = []
         for cond in self.conditions.values():
             keys = {_norm(cond.id), _norm(cond.name), *(_norm(t) for t in cond.text)}
