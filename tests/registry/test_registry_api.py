@@ -283,3 +283,33 @@ def test_hostile_input_is_refused_not_crashed(client: TestClient, course: Course
     for path in ("/patients/%00", "/patients/P-0000000O", f"/courses/{2**40}", f"/courses/{-5}"):
         assert client.get(API + path).status_code == 404, path
     assert client.patch(f"{API}/visits/{2**63}", json={}).status_code in (404, 422)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"birthDate": "2099-01-01"}, "Birth date"),
+        ({"birthDate": "1066-10-14"}, "Birth date"),
+        ({"name": [{"family": "F" * 300, "given": ["A"]}]}, "amily"),
+        ({"id": "x" * 500}, ""),
+        ({"name": [{"family": "F", "given": 5}]}, "given"),
+        ({"name": [{"family": {"a": 1}, "given": ["A"]}]}, "family"),
+        ({"name": [{"family": "F\x00", "given": ["A"]}]}, "NUL"),
+        ({"gender": ["male"]}, None),
+    ],
+)
+def test_a_fhir_patient_with_bad_fields_is_a_422_not_a_500(
+    client: TestClient, change: dict[str, object], field: str | None
+) -> None:
+    """The import built the registry's patient without its own checks: a birth date in 2099, a
+    300-character name, a number for the given names... were internal errors."""
+    login(client, "alice")
+    name = [{"family": "Smith", "given": ["Ann"]}]
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female",
+               "birthDate": "1980-01-01", "name": name}  # fmt: skip
+    answer = client.post(f"{API}/patients/import-fhir", json={**patient, **change})
+    if field is None:  # an unusable gender is recorded as unknown, as before
+        assert answer.status_code == 201, answer.text
+        return
+    assert answer.status_code == 422, answer.text
+    assert field in answer.json()["message"]

@@ -120,3 +120,13 @@ def test_named_overrides_through_the_api(dev_client: TestClient) -> None:
     liquid = dev_client.post("/api/v1/prescribe", json={**TITRATION, "form": "liquid"})
     dispense = liquid.json()["medication_request"]["dispenseRequest"]
     assert dispense["numberOfRepeatsAllowed"] == 1 and "initialFill" in dispense
+
+
+def test_a_liquid_concentration_is_used_in_mg_per_ml(dev_client: TestClient) -> None:
+    """The field is mg/mL; it was passed on as a bare number ('2.5'), which the core refused
+    as not a mass per volume: no concentration but the default could ever be chosen."""
+    answer = dev_client.post(
+        "/api/v1/prescribe", json={**TITRATION, "form": "liquid", "concentration_mg_per_ml": 2.5}
+    )
+    assert answer.status_code == 200, answer.text
+    assert "2.5 mg/mL" in str(answer.json()["medication_request"])

@@ -28,7 +28,7 @@ import orjson
 
 from ldn_derm.errors import PatientDataError
 from ldn_derm.knowledge import get_knowledge
-from ldn_derm.registry.schemas import PatientIn
+from ldn_derm.registry.schemas import PatientIn, parse
 from ldn_derm.registry.views import CourseView, VisitView
 from ldn_derm.registry.vocab import (
     MEASURES,
@@ -79,12 +79,21 @@ def patient_from_bundle(data: bytes | str | dict[str, Any]) -> PatientIn:
         raise PatientDataError("expected a FHIR Bundle or Patient (a JSON object)")
     patient = _find_patient(doc)
     pid = patient.get("id")
+    if pid is not None and not isinstance(pid, str):
+        raise PatientDataError("the Patient's id should be text")
     name = _pick_name(patient.get("name"))
-    given = " ".join(str(g) for g in name.get("given", []) if g).strip()
-    family = str(name.get("family") or "").strip()
+    given_list = name.get("given", [])
+    if not isinstance(given_list, list) or not all(isinstance(g, str) for g in given_list):
+        raise PatientDataError("the Patient's given names should be a list of text")
+    given = " ".join(g for g in given_list if g).strip()
+    family_value = name.get("family")
+    text_value = name.get("text")
+    for label, value in (("family name", family_value), ("name text", text_value)):
+        if value is not None and not isinstance(value, str):
+            raise PatientDataError(f"the Patient's {label} should be text")
+    family = (family_value or "").strip()
     if not family and not given:
-        text = str(name.get("text") or "").strip()
-        given, _, family = text.rpartition(" ")
+        given, _, family = (text_value or "").strip().rpartition(" ")
     if not family:
         raise PatientDataError("the Patient has no family name")
     birth = patient.get("birthDate")
@@ -95,16 +104,24 @@ def patient_from_bundle(data: bytes | str | dict[str, Any]) -> PatientIn:
     except ValueError:
         birth_date = None
     if birth_date is None:
-        raise PatientDataError(f"the Patient's birthDate '{birth}' is not a full date")
+        raise PatientDataError(f"the Patient's birthDate '{birth[:40]}' is not a full date")
     gender = patient.get("gender")
-    sex = Sex(gender) if gender in {s.value for s in Sex} else Sex.UNKNOWN
-    return PatientIn(
-        given_name=given or "(none)",
-        family_name=family,
-        birth_date=birth_date,
-        sex=sex,
-        source_system=IMPORT_SOURCE,
-        source_id=str(pid) if pid else None,
+    sex = (
+        Sex(gender) if isinstance(gender, str) and gender in {s.value for s in Sex} else Sex.UNKNOWN
+    )
+    # the registry's own checks (lengths, dates, NUL...) as for a typed-in patient: a 422
+    # naming the field, never an internal error
+    return parse(
+        PatientIn,
+        {
+            "given_name": given or "(none)",
+            "family_name": family,
+            "birth_date": birth_date,
+            "sex": sex,
+            "source_system": IMPORT_SOURCE,
+            "source_id": pid or None,
+        },
+        "imported Patient",
     )
 
 

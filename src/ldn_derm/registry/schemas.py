@@ -284,7 +284,10 @@ class UserIn(_In):
     username: Annotated[
         str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._@-]{2,64}$")
     ]
-    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+    # never stripped: login compares the password as typed (spaces included)
+    password: Annotated[
+        str, StringConstraints(strip_whitespace=False, min_length=8, max_length=1024)
+    ]
     role: Role
     clinic: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
 

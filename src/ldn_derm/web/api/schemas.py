@@ -144,8 +144,8 @@ class PrescribeIn(Model):
         """The core pipeline's request (regimen.pipeline), as the CLI builds it."""
         from ldn_derm.regimen.pipeline import PrescriptionRequest
 
-        concentration = (
-            str(self.concentration_mg_per_ml)
+        concentration = (  # the field is in mg/mL: the core reads a quantity with its unit
+            f"{self.concentration_mg_per_ml:g} mg/mL"
             if self.concentration_mg_per_ml is not None and self.form == "liquid"
             else None
         )
