@@ -178,6 +178,24 @@ def test_visit_entry_defaults_from_the_last_visit_and_reports_errors_in_place(
     assert again.status_code == 303  # a double submit is harmless ...
     visits = clinic.get_course(course.id).visits
     assert len(visits) == 2  # ... and stored once
+    # the same form reused (Back) for the next visit: said, kept on the page, not lost
+    reused = browser.post(
+        f"/registry/courses/{course.id}/visits",
+        data={**form, "visit_date": "2025-03-01", "notes": "next visit"},
+    )
+    assert reused.status_code == 409
+    assert "was not saved" in reused.text and "next visit" in reused.text
+    assert len(clinic.get_course(course.id).visits) == 2
+    fresh = hidden(reused.text, "client_token")
+    assert fresh != token
+    saved = browser.post(
+        f"/registry/courses/{course.id}/visits",
+        data={**form, "visit_date": "2025-03-01", "notes": "next visit", "client_token": fresh,
+              "csrf_token": hidden(reused.text, "csrf_token")},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert saved.status_code == 303
+    assert len(clinic.get_course(course.id).visits) == 3
     assert {(e.effect, e.severity) for e in visits[1].side_effects} == {
         ("vivid-dreams", "moderate"),
         ("other", "mild"),

@@ -159,6 +159,19 @@ def test_a_repeated_client_token_returns_the_stored_visit(
         assert s.scalar(select(func.count()).select_from(Visit)) == 1
 
 
+def test_a_used_client_token_with_a_different_visit_is_a_conflict_not_a_silent_loss(
+    db: Database, clinic: Registry, course: CourseView
+) -> None:
+    """The form reused after Back, with the next visit typed into it: the page used to say
+    "Visit saved." while the new visit was thrown away as a replay of the first."""
+    clinic.add_visit(course.id, visit_payload(0, "tok-12345678"))
+    with pytest.raises(ConflictError, match="was not saved"):
+        clinic.add_visit(course.id, visit_payload(1, "tok-12345678", itch_nrs=2))
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Visit)) == 1
+    assert clinic.add_visit(course.id, visit_payload(1, "tok-87654321", itch_nrs=2))[1]
+
+
 def test_stale_versions_are_conflicts_not_silent_overwrites(
     clinic: Registry, patient: PatientView, course: CourseView
 ) -> None:

@@ -480,6 +480,7 @@ class Registry:
             if visit_in.client_token:
                 existing = self._by_token(s, course_id, visit_in.client_token)
                 if existing is not None:
+                    _check_replay(existing, visit_in)
                     self._replayed(s, course.patient, existing.id, course_id)
                     return self._visit_view(existing, course.start_date), False
             _check_visit_date(course, visit_in.visit_date)
@@ -502,6 +503,7 @@ class Registry:
                 with self.db.transaction() as s:
                     existing = self._by_token(s, course_id, visit_in.client_token)
                     if existing is not None:
+                        _check_replay(existing, visit_in)
                         self._replayed(s, existing.course.patient, existing.id, course_id)
                         return self._visit_view(existing, existing.course.start_date), False
             raise
@@ -616,6 +618,29 @@ def _check_visit_date(course: Course, visit_date: date) -> None:
             f"{BASELINE_WINDOW.days} days before the course started "
             f"({course.start_date.isoformat()})",
             {"visit_date": "is too long before the course start"},
+        )
+
+
+def _check_replay(stored: Visit, data: VisitIn) -> None:
+    """A form's client token comes back: the same visit sent again is a replay (answered with
+    the stored one); a different visit under a used token (the form reused after Back, a new
+    visit typed into it) must not be thrown away behind a "saved" message."""
+    measures = all(getattr(stored, m.value) == getattr(data, m.value) for m in Measure)
+    effects = {(e.effect, e.severity, e.detail or None) for e in stored.side_effects}
+    wanted = {(e.effect.value, e.severity.value, e.detail or None) for e in data.side_effects}
+    same = (
+        measures
+        and effects == wanted
+        and stored.visit_date == data.visit_date
+        and stored.dose_mg == data.dose_mg
+        and stored.dose_time == data.dose_time.value
+        and stored.adherence == (data.adherence.value if data.adherence else None)
+        and (stored.notes or None) == (data.notes or None)
+    )
+    if not same:
+        raise ConflictError(
+            f"this form was already used to save the visit of {stored.visit_date.isoformat()}, "
+            "so the visit you entered was not saved; check it and save it again"
         )
 
 

@@ -25,6 +25,7 @@ from ldn_derm.registry.analytics.response import evaluate
 from ldn_derm.registry.auth import SessionInfo
 from ldn_derm.registry.errors import (
     AuthenticationError,
+    ConflictError,
     CsrfError,
     RateLimitedError,
     RegistryInputError,
@@ -480,6 +481,9 @@ def add_visit(request: Request, form: Form, course_id: int) -> Response:
     except RegistryInputError as exc:
         fields = {k.split(".")[0]: v for k, v in exc.fields.items()}
         return _course_page(request, info, course_id, 422, fields, str(exc), values)
+    except ConflictError as exc:  # a used form (after Back) holding a new visit: kept, not lost
+        values["client_token"] = uuid.uuid4().hex  # saving again records it once
+        return _course_page(request, info, course_id, 409, {}, str(exc), values)
     return _redirect(f"{PAGE_PREFIX}/courses/{course_id}?saved=visit#visits")
 
 
