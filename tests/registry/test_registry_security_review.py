@@ -141,7 +141,7 @@ def test_api_login_needs_a_json_content_type(client: TestClient) -> None:
     r = client.post(f"{API}/session", content=body, headers={"content-type": ""})
     assert r.status_code == 422 and SESSION_COOKIE not in r.cookies
     r = client.post(f"{API}/session", content=body, headers={"content-type": "text/plain"})
-    assert r.status_code == 422 and SESSION_COOKIE not in r.cookies
+    assert r.status_code == 415 and SESSION_COOKIE not in r.cookies  # not JSON: said so
     r = client.post(f"{API}/session", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 200 and SESSION_COOKIE in r.cookies
 
