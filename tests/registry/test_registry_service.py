@@ -298,3 +298,22 @@ def test_a_45_mg_visit_is_refused_and_the_dashboard_keeps_its_bands(
     assert [v.dose_mg for v in after.visits] == [3]
     assert evaluate(after).max_dose_mg == before.max_dose_mg == 3
     assert evaluate(after).dose_band == dose_bands()[2]
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"dose_mg": True}, "Dose"),
+        ({"itch_nrs": False}, "not false"),
+        ({"visit_date": 1738368000}, "not a number"),
+    ],
+)
+def test_json_true_is_not_a_dose_and_a_number_is_not_a_date(
+    clinic: Registry, course: CourseView, change: dict[str, object], said: str
+) -> None:
+    """pydantic's lax mode took true for 1 mg and a Unix time for a date."""
+    with pytest.raises(RegistryInputError, match=said):
+        clinic.add_visit(course.id, {**visit_payload(0), **change})
+    visit, _ = clinic.add_visit(course.id, {**visit_payload(0), "dose_mg": "4.5"})  # form text
+    with pytest.raises(RegistryInputError, match="not true"):
+        clinic.update_visit(visit.id, {**visit_payload(0), "version": True})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -72,8 +72,35 @@ FIELD_LABELS: dict[str, str] = {
 }
 
 
+def _types_in(annotation: Any) -> set[Any]:
+    """Every type an annotation admits (through Optional, unions and Annotated)."""
+    args = get_args(annotation)
+    if not args:
+        return {annotation}
+    return set().union(*(_types_in(a) for a in args))
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_silent_conversion(cls, data: Any) -> Any:
+        """JSON true is not a dose of 1 mg, nor a version; a number is not a date (pydantic's
+        lax mode converts both). Text from a form is still read as numbers and dates."""
+        if not isinstance(data, dict):
+            return data
+        for name, value in data.items():
+            field = cls.model_fields.get(name)
+            if field is None:
+                continue
+            admits = _types_in(field.annotation)
+            if isinstance(value, bool) and bool not in admits:
+                raise ValueError(f"should be a number or text, not {str(value).lower()} [{name}]")
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if number and date in admits and not admits & {int, float, Decimal}:
+                raise ValueError(f"should be a date (YYYY-MM-DD), not a number [{name}]")
+        return data
 
 
 def _range(value: float) -> None:
