@@ -317,3 +317,33 @@ def test_json_true_is_not_a_dose_and_a_number_is_not_a_date(
     visit, _ = clinic.add_visit(course.id, {**visit_payload(0), "dose_mg": "4.5"})  # form text
     with pytest.raises(RegistryInputError, match="not true"):
         clinic.update_visit(visit.id, {**visit_payload(0), "version": True})
+
+
+def test_dates_that_cannot_be_are_refused(
+    clinic: Registry, patient: PatientView, course: CourseView
+) -> None:
+    """A course before the birth, a birth after the treatment, a stop before a dosed visit and
+    a dose after the stop were all stored (the cohort export then aged them wrongly)."""
+    regimen = {"start_dose_mg": 1.5, "target_dose_mg": 4.5}
+    with pytest.raises(RegistryInputError, match="before the patient's birth date"):
+        clinic.create_course(
+            patient.pseudonym,
+            {"condition_id": "psoriasis", "start_date": "1950-01-01", "regimen": regimen},
+        )
+    clinic.add_visit(course.id, visit_payload(59))  # 2025-03-01, 4.5 mg
+    with pytest.raises(RegistryInputError, match="after the patient's first recorded"):
+        clinic.update_patient(
+            patient.pseudonym, {"version": patient.version, "birth_date": "2026-01-01"}
+        )
+    with pytest.raises(RegistryInputError, match=r"records a dose of 4\.5 mg/day after"):
+        clinic.update_course(
+            course.id,
+            {"version": course.version, "stop_date": "2025-02-01", "stop_reason": "other"},
+        )
+    stopped = clinic.update_course(
+        course.id, {"version": course.version, "stop_date": "2025-03-10", "stop_reason": "other"}
+    )
+    with pytest.raises(RegistryInputError, match="cannot record a dose"):
+        clinic.add_visit(course.id, visit_payload(150))
+    follow_up, _ = clinic.add_visit(course.id, {**visit_payload(150), "dose_mg": 0})
+    assert follow_up.dose_mg == 0 and stopped.stop_date is not None

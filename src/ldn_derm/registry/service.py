@@ -363,6 +363,8 @@ class Registry:
             ident = patient.identity
             assert ident is not None
             changed = []
+            if upd.birth_date is not None:
+                _check_birth_before_treatment(patient.courses, upd.birth_date)
             for name in ("given_name", "family_name", "birth_date"):
                 value = getattr(upd, name)
                 if value is not None and value != getattr(ident, name):
@@ -394,6 +396,13 @@ class Registry:
         def work(s: Session) -> CourseView:
             self._require("course.create", write=True)
             patient = self._patient(s, pseudonym)
+            born = patient.identity.birth_date if patient.identity is not None else None
+            if born is not None and course_in.start_date < born:
+                raise RegistryInputError(
+                    f"new course: the start date {course_in.start_date.isoformat()} is before the "
+                    f"patient's birth date ({born.isoformat()})",
+                    {"start_date": "is before the patient's birth date"},
+                )
             course = Course(
                 patient=patient,
                 condition_id=course_in.condition_id,
@@ -442,6 +451,14 @@ class Registry:
                         "course: the stop date is before the start date",
                         {"stop_date": "is before the start date"},
                     )
+                dosed = [v for v in course.visits if v.dose_mg and v.visit_date > upd.stop_date]
+                if dosed:
+                    last = max(dosed, key=lambda v: v.visit_date)
+                    raise RegistryInputError(
+                        f"course: the visit of {last.visit_date.isoformat()} records a dose of "
+                        f"{last.dose_mg:g} mg/day after this stop date",
+                        {"stop_date": "is before a visit that records a dose"},
+                    )
                 course.stop_date = upd.stop_date
                 course.stop_reason = upd.stop_reason.value if upd.stop_reason else None
                 course.stop_detail = upd.stop_detail
@@ -484,6 +501,7 @@ class Registry:
                     self._replayed(s, course.patient, existing.id, course_id)
                     return self._visit_view(existing, course.start_date), False
             _check_visit_date(course, visit_in.visit_date)
+            _check_visit_dose_after_stop(course, visit_in.visit_date, visit_in.dose_mg)
             visit = Visit(
                 course=course, created_by=self.actor.user_id, client_token=visit_in.client_token
             )
@@ -545,6 +563,7 @@ class Registry:
             course = visit.course
             _check_version(visit.version, upd.version, f"visit {visit_id}")
             _check_visit_date(course, upd.visit_date)
+            _check_visit_dose_after_stop(course, upd.visit_date, upd.dose_mg)
             with s.no_autoflush:  # one UPDATE (one version step) for the whole edit
                 _apply_visit(visit, upd)
                 visit.updated_at = utcnow()
@@ -608,6 +627,26 @@ def _check_version(current: int, given: int, what: str) -> None:
         raise ConflictError(
             f"{what} was changed by someone else (you edited version {given}, it is now at "
             f"version {current}); reload it and enter your change again"
+        )
+
+
+def _check_birth_before_treatment(courses: list[Course], birth: date) -> None:
+    dates = [c.start_date for c in courses] + [v.visit_date for c in courses for v in c.visits]
+    if dates and birth > min(dates):
+        raise RegistryInputError(
+            f"patient: the birth date {birth.isoformat()} is after the patient's first recorded "
+            f"treatment or visit ({min(dates).isoformat()})",
+            {"birth_date": "is after a recorded course or visit"},
+        )
+
+
+def _check_visit_dose_after_stop(course: Course, visit_date: date, dose_mg: float) -> None:
+    if course.stop_date is not None and visit_date > course.stop_date and dose_mg:
+        raise RegistryInputError(
+            f"visit: the course stopped on {course.stop_date.isoformat()}, so a visit on "
+            f"{visit_date.isoformat()} cannot record a dose of {dose_mg:g} mg/day (a "
+            "follow-up visit after stopping records 0)",
+            {"dose_mg": "is a dose after the course stopped"},
         )
 
 
