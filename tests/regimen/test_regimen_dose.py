@@ -108,3 +108,17 @@ def test_power_of_ten_slips_are_named(ug: int, factor: int) -> None:
         validate_dose(f"{mg / factor} mg")
     assert "×" in str(too_big.value) or "not a low dose" in str(too_big.value)
     assert "1/" in str(too_small.value) or "wrong unit" in str(too_small.value)
+
+
+def test_an_absurd_magnitude_is_written_short() -> None:
+    """A target of 1e-300 mg was echoed as a decimal of three hundred digits."""
+    from ldn_derm.regimen.dose import fmt_mg
+
+    assert fmt_mg(1e-300) == "1e-300"
+    assert [fmt_mg(x) for x in (4.5, 3, 0.75, Decimal("1.50"), 0)] == [
+        "4.5",
+        "3",
+        "0.75",
+        "1.5",
+        "0",
+    ]

@@ -40,6 +40,7 @@ def test_each_measure_accepts_its_whole_range(measure: Measure) -> None:
         ("itch_nrs", 4.5, "Itch NRS: must be a whole number (got 4.5)"),
         ("pasi", 72.1, "PASI: must be between 0 and 72 (got 72.1)"),
         ("bsa_percent", 101, "BSA %: must be between 0 and 100 (got 101)"),
+        ("bsa_percent", 100.0000001, "BSA %: must be between 0 and 100 (got 100.0000001)"),
         ("dlqi", 31, "DLQI: must be between 0 and 30 (got 31)"),
         ("lppai", 10.5, "LPPAI: must be between 0 and 10 (got 10.5)"),
         ("dose_mg", 150, "Dose (mg/day): must be between 0 and 100 mg/day (got 150)"),

@@ -44,8 +44,9 @@ class Dose:
 def fmt_mg(value: Decimal | float) -> str:
     """`4.5`, `3`, `0.75`: no trailing zeros, no exponent."""
     d = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    text = format(d.normalize(), "f")
-    return text
+    if d.is_finite() and d != 0 and not Decimal("0.0001") <= abs(d) < Decimal("1e7"):
+        return format(d, ".3g")  # an absurd magnitude: 1e-300, not three hundred zeros
+    return format(d.normalize(), "f")
 
 
 def _to_decimal(value: float, written: str) -> Decimal:

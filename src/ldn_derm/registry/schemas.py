@@ -105,7 +105,7 @@ class _In(BaseModel):
 
 def _range(value: float) -> None:
     if not (0 <= value <= MAX_DOSE_MG):
-        raise ValueError(f"must be between 0 and {MAX_DOSE_MG:g} mg/day (got {value:g})")
+        raise ValueError(f"must be between 0 and {MAX_DOSE_MG:g} mg/day (got {value:.10g})")
 
 
 def _checked(value: float, *, step: bool) -> float:

@@ -162,9 +162,9 @@ class MeasureSpec:
     def check(self, value: float) -> str | None:
         """What is wrong with a value (to show after the measure's name), or None."""
         if not (self.low <= value <= self.high):
-            return f"must be between {self.low:g} and {self.high:g} (got {value:g})"
+            return f"must be between {self.low:g} and {self.high:g} (got {value:.10g})"
         if self.integer and value != int(value):
-            return f"must be a whole number (got {value:g})"
+            return f"must be a whole number (got {value:.10g})"
         return None
 
 
