@@ -369,3 +369,15 @@ def test_the_web_app_creates_a_fresh_registry_but_never_migrates_an_old_one(
         data={"username": "a", "password": "b", "login_token": hidden(page.text, "login_token")},
     )
     assert r.status_code == 503 and "ldn db upgrade" in r.text
+
+
+def test_a_page_address_with_a_malformed_id_is_a_404_page(
+    browser: TestClient, people: People
+) -> None:
+    page_login(browser, "alice")
+    answer = browser.get("/registry/courses/abc", headers={"accept": "text/html"})
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "There is no page at /registry/courses/abc" in answer.text
+    api = browser.get("/api/v1/registry/courses/abc")
+    assert api.status_code == 422 and api.headers["content-type"].startswith("application/problem")

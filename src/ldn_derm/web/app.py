@@ -209,6 +209,17 @@ def _install_error_handlers(app: FastAPI) -> None:
                 detail=f"The API takes JSON bodies (Content-Type: application/json), not "
                 f"'{ctype[:80]}'.",
             )
+        from ldn_derm.web.pages.common import wants_html
+
+        in_path = any(err.get("loc", ("",))[0] == "path" for err in exc.errors())
+        if in_path and not request.url.path.startswith("/api/") and wants_html(request):
+            # a page address with a malformed id (/registry/courses/abc): no such page, said
+            # as a page (a browser would otherwise show raw problem JSON)
+            text = (
+                f"There is no page at {request.url.path}. It may have moved, or the link may "
+                "be mistyped."
+            )
+            return HTMLResponse(_error_page(404, slug_for_status(404), text), status_code=404)
         errors = [
             {
                 "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
