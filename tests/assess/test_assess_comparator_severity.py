@@ -112,6 +112,16 @@ CASES = [
         {"acitretin-hyperlipidemia": C},
     ),
     Case(
+        "one triglyceride of 162 mg/dL: a caution to confirm, not the label's chronic elevation",
+        _lab("2571-8", "Triglycerides", 162, "mg/dL"),
+        {"acitretin-hyperlipidemia": W},
+    ),
+    Case(
+        "breastfeeding (methotrexate: absolute contraindication; was never flagged)",
+        _condition("Z39.1", "Encounter for care and examination of lactating mother"),
+        {"mtx-breastfeeding": C},
+    ),
+    Case(
         "current methotrexate",
         _medicine("Methotrexate 2.5 MG Oral Tablet"),
         {"acitretin-methotrexate": C},

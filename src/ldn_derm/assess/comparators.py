@@ -49,6 +49,7 @@ class Evidence:
     facts: list[str] = field(default_factory=list)
     refs: list[str] = field(default_factory=list)
     possible_only: bool = False  # e.g. pregnancy not excluded, rather than a pregnancy
+    possible_note: str = "Pregnancy is not established, only not excluded."
 
     def add(self, fact: str, refs: Sequence[str]) -> None:
         self.facts.append(fact)
@@ -63,8 +64,8 @@ def patient_concerns(ctx: Context) -> dict[Concern, Evidence]:
     profile = ctx.profile
 
     for concept in ctx.m.concepts.values():
-        if concept.concern is None or concept.concern is Concern.PREGNANCY:
-            continue  # pregnancy comes from the derived status below (it expires)
+        if concept.concern in (None, Concern.PREGNANCY, Concern.LACTATION):
+            continue  # pregnancy and breastfeeding come from the derived status below (expiry)
         found = profile.conditions_with(concept.id, include_history=concept.history_counts)
         for cond in found:
             state = "" if cond.active else " (history)"
@@ -76,8 +77,23 @@ def patient_concerns(ctx: Context) -> dict[Concern, Evidence]:
             if concern is None:
                 continue
             hit = lab_evidence(ctx, lab_id, threshold)
-            if hit is not None:
-                concerns.setdefault(concern, Evidence()).add(*hit)
+            if hit is None:
+                continue
+            if concern not in concerns and not threshold.certainty.is_primary:
+                # a result past a cut-off seen only in secondary sources (triglycerides >= 150
+                # mg/dL for hyperlipidaemia) is not a diagnosis: it cannot establish a
+                # contraindication (the acitretin label's is for chronically raised lipids)
+                concerns[concern] = Evidence(
+                    possible_only=True,
+                    possible_note=(
+                        "Not established: a lab result past a cut-off taken from secondary "
+                        "sources, not a recorded diagnosis; confirm before relying on it."
+                    ),
+                )
+            established = concerns.setdefault(concern, Evidence())
+            if threshold.certainty.is_primary:
+                established.possible_only = False  # a primary cut-off establishes it
+            established.add(*hit)
 
     for lab in abnormal_liver_tests(ctx):
         concerns.setdefault(Concern.ABNORMAL_LIVER_TESTS, Evidence()).add(
@@ -95,6 +111,10 @@ def patient_concerns(ctx: Context) -> dict[Concern, Evidence]:
             [f"pregnancy not excluded ({profile.sex.value}, {_age(ctx)})"],
             [profile.patient_ref] if profile.patient_ref else [],
             possible_only=True,
+        )
+    if profile.lactating:
+        concerns[Concern.LACTATION] = Evidence(
+            ["breastfeeding recorded"], list(profile.lactation_refs)
         )
     potential = _childbearing_potential(ctx, bool(ended))
     if potential is not None:
@@ -341,7 +361,7 @@ def comparator_results(ctx: Context) -> list[ComparatorResult]:
                 severity = Severity.CAUTION  # possible, not established
             detail = [f"Patient: {listing(evidence.facts)}."]
             if evidence.possible_only:
-                detail.append("Pregnancy is not established, only not excluded.")
+                detail.append(evidence.possible_note)
             if flag.detail:
                 detail.append(flag.detail.strip())
             if flag.caveat:

@@ -600,6 +600,7 @@ class Concern(StrEnum):
     """Patient facts a comparator flag reacts to (the assessment matches on these)."""
 
     PREGNANCY = "pregnancy"
+    LACTATION = "lactation"  # from the derived breastfeeding status
     LIVER_DISEASE = "liver-disease"
     ALCOHOL_USE = "alcohol-use"
     HYPERLIPIDEMIA = "hyperlipidemia"
