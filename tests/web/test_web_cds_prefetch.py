@@ -218,3 +218,42 @@ def test_pages_left_unread_on_the_fhir_server_make_the_search_partial() -> None:
         assert "medications" in partial
     finally:
         server.shutdown()
+
+
+def test_a_search_that_fails_or_answers_no_bundle_is_a_failed_read() -> None:
+    """A search answered 404, or 200 with something that is not a Bundle, used to read as "no
+    matches" (an opioid order could vanish from the SMART app's assessment); an instance read
+    answered 404 is still "not found"."""
+    from ldn_derm.web.cds.prefetch import read_fhir
+
+    answers = {
+        "/fhir/MedicationRequest": (404, b'{"resourceType":"OperationOutcome","issue":[]}'),
+        "/fhir/Condition": (200, b"[]"),
+        "/fhir/Observation": (200, b'{"resourceType":"Bundle","type":"searchset","entry":[]}'),
+        "/fhir/Medication/m1": (404, b""),
+    }
+
+    class Server(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, body = answers[urlparse(self.path).path]
+            self.send_response(status)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/fhir"
+        queries = {"meds": "MedicationRequest?patient=p", "conds": "Condition?patient=p",
+                   "obs": "Observation?patient=p", "med": "Medication/m1"}  # fmt: skip
+        reads = asyncio.run(read_fhir(base, "t", queries, 2.0))
+    finally:
+        server.shutdown()
+    assert reads["meds"].failed and reads["conds"].failed
+    assert not reads["obs"].failed and reads["obs"].resources == []
+    assert not reads["med"].failed and reads["med"].resources == []

@@ -277,6 +277,7 @@ async def read_fhir(
 
     async def one(client: httpx.AsyncClient, query: str) -> FhirRead:
         url: str | None = base + query.lstrip("/")
+        search = not _instance_read(query)  # Type?params: the answer must be a Bundle
         found: list[dict[str, Any]] = []
         for _ in range(_MAX_PAGES):
             if url is None:
@@ -292,8 +293,10 @@ async def read_fhir(
                 OverflowError,
             ):
                 return FhirRead(failed=True)  # InvalidURL, ValueError: a malformed `next` link
-            if status == 404 and not found:
+            if status == 404 and not found and not search:
                 return FhirRead()  # an instance read that found nothing, like a null prefetch
+            # (a search that answers 404 failed: "no matches" is an empty Bundle, and taking
+            # the failure for one would pass over the patient's opioid orders)
             if status != 200:
                 return FhirRead(failed=True, status=status)
             try:
@@ -302,6 +305,8 @@ async def read_fhir(
                 return FhirRead(failed=True, status=status)
             if _is_failure(data):
                 return FhirRead(failed=True, status=status)
+            if search and not (isinstance(data, dict) and data.get("resourceType") == "Bundle"):
+                return FhirRead(failed=True, status=status)  # [] or a lone resource: not an answer
             found.extend(resources_in(data))
             url = _next_link(data) if isinstance(data, dict) else None
             if url and not fhir_server_allowed(re.split(r"[?#]", url, maxsplit=1)[0], (base,)):
