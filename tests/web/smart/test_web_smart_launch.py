@@ -275,3 +275,16 @@ def test_a_deceased_patient_is_never_offered_a_prescription(smart_bed: SmartBed)
     assert preview.status_code == 422
     assert "prescription refused" in preview.text and "No override lifts this" in preview.text
     assert "Save as a draft order in the EHR" not in preview.text
+
+
+def test_a_callback_without_a_code_asks_for_no_token(smart_bed: SmartBed) -> None:
+    """With a valid state but no code, the OAuth library guessed another grant type and sent a
+    client_credentials request with the client's secret; no token request is made now."""
+    pid = smart_bed.patient_id("Chet")
+    with httpx.Client(timeout=30) as client:
+        url = _callback_url(client, smart_bed, patient=pid, provider="p1")
+        without_code = re.sub(r"([?&])code=[^&]*&?", r"\1", url)
+        assert "code=" not in without_code
+        page = client.get(without_code)
+    assert page.status_code == 400
+    assert "no authorization code" in page.text and "Traceback" not in page.text

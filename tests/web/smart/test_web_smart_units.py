@@ -153,3 +153,25 @@ def test_cds_card_link_is_smart_when_a_launch_url_is_configured(tmp_path: Path) 
     link = smart["links"][0]
     assert link["type"] == "smart" and link["url"] == "https://ldn.example.org/smart/launch"
     assert link["appContext"] == '{"condition":"psoriasis"}'
+
+
+@pytest.mark.parametrize(
+    ("token", "said"),
+    [
+        ({"token_type": "Bearer", "scope": "patient/*.read"}, "no access token"),
+        ({"access_token": None, "token_type": "Bearer", "scope": "x"}, "no access token"),
+        ({"access_token": "t", "token_type": "mac", "scope": "x"}, "not a Bearer"),
+        ({"access_token": "t", "token_type": "Bearer"}, "which access was granted"),
+    ],
+)
+def test_a_token_answer_without_its_required_fields_is_refused(
+    token: dict[str, object], said: str
+) -> None:
+    """SMART requires access_token, token_type Bearer and scope: a missing access token was a
+    500, a null one was used as 'Bearer None', a missing scope was taken as all asked for."""
+    from ldn_derm.web.smart.errors import SmartLaunchError
+    from ldn_derm.web.smart.routes import _token_fields
+
+    with pytest.raises(SmartLaunchError, match=said):
+        _token_fields(token)
+    assert _token_fields({"access_token": "t", "token_type": "bearer", "scope": "s"}) == ("t", "s")

@@ -205,6 +205,10 @@ async def _callback(request: Request) -> Response:
             f"The EHR refused the launch ({error}" + (f": {description}" if description else "")
             + ")."
         )  # fmt: skip
+    if not params.get("code"):  # never let the OAuth library guess another grant type
+        raise SmartLaunchError(
+            "The EHR's answer carries no authorization code, so no access was requested."
+        )
     client = oauth_client(settings, str(pending["scope"]))
     try:
         async with client:
@@ -220,15 +224,18 @@ async def _callback(request: Request) -> Response:
             f"({getattr(exc, 'error', None) or type(exc).__name__}); an authorization code "
             "works once and only for a few minutes."
         ) from None
-    except (httpx.HTTPError, OSError, ValueError):
+    except (httpx.HTTPError, OSError):
         raise EhrUnavailableError("The EHR's token service could not be reached.") from None
+    except (ValueError, TypeError, KeyError):  # e.g. "expires_in": [1]
+        raise SmartLaunchError("The EHR's token answer could not be read.") from None
+    access_token, granted = _token_fields(token)
     patient = token.get("patient")
     if not isinstance(patient, str) or not patient:
         raise SmartLaunchError(
             "The EHR did not say which patient is open (no patient in the launch context).",
             todo="Open the app from a patient's chart, or choose a patient when the EHR asks.",
         )
-    scope = str(token.get("scope") or pending["scope"])
+    scope = granted
     app_context = token.get("appContext")
     expires_at = token.get("expires_at")
     launch = {
@@ -236,7 +243,7 @@ async def _callback(request: Request) -> Response:
         "token_endpoint": pending["token_endpoint"],
         "scope": scope,
         "patient": patient,
-        "access_token": str(token["access_token"]),
+        "access_token": access_token,
         # a refresh token is kept (and used) only when the EHR granted one
         "refresh_token": token.get("refresh_token") or None,
         "expires_at": int(expires_at) if isinstance(expires_at, int | float) else None,
@@ -292,6 +299,8 @@ async def _refresh(settings: Settings, launch: dict[str, Any]) -> dict[str, Any]
         httpx.HTTPError,
         OSError,
         ValueError,
+        TypeError,
+        KeyError,
     )
     try:
         async with client:
@@ -302,13 +311,36 @@ async def _refresh(settings: Settings, launch: dict[str, Any]) -> dict[str, Any]
         raise SessionExpiredError(
             "The EHR's access token for this launch has expired and could not be renewed."
         ) from None
+    try:
+        access_token, _ = _token_fields({"scope": launch["scope"], **token})
+    except SmartLaunchError:
+        raise SessionExpiredError(
+            "The EHR's access token for this launch has expired and its renewal could not be read."
+        ) from None
     expires_at = token.get("expires_at")
     return {
-        "access_token": str(token["access_token"]),
+        "access_token": access_token,
         "refresh_token": token.get("refresh_token") or launch["refresh_token"],
         "expires_at": int(expires_at) if isinstance(expires_at, int | float) else None,
+        # a refresh answer may leave out the scope: then it is the one granted before
         "scope": str(token.get("scope") or launch["scope"]),
     }
+
+
+def _token_fields(token: Any) -> tuple[str, str]:
+    """(access token, granted scope) of a token answer, which SMART App Launch requires to hold
+    both, with token_type Bearer; anything else is refused, never guessed (a missing scope
+    would otherwise be taken as everything asked for)."""
+    access = token.get("access_token")
+    kind = token.get("token_type")
+    scope = token.get("scope")
+    if not isinstance(access, str) or not access:
+        raise SmartLaunchError("The EHR's token answer has no access token.")
+    if not isinstance(kind, str) or kind.lower() != "bearer":
+        raise SmartLaunchError("The EHR's token answer is not a Bearer token.")
+    if not isinstance(scope, str) or not scope.strip():
+        raise SmartLaunchError("The EHR's token answer does not say which access was granted.")
+    return access, scope
 
 
 async def _record(settings: Settings, launch: dict[str, Any]) -> Any:
