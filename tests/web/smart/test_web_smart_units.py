@@ -45,6 +45,7 @@ def test_requested_scopes_are_narrow() -> None:
         assert f"patient/{t}.rs" in ehr
     assert not any(s.endswith((".c", ".cruds", ".*", ".write")) for s in ehr)
     assert "patient/MedicationRequest.c" in requested_scopes(True, write_drafts=True).split()
+    assert not {"openid", "fhirUser", "profile"} & set(ehr + standalone)  # nothing unused
 
 
 @given(st.text(max_size=60))

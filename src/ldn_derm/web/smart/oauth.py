@@ -29,7 +29,8 @@ READ_TYPES = (
     "AllergyIntolerance",
 )
 REQUIRED_TYPES = ("Patient", "Condition", "MedicationRequest")  # as the CDS service requires
-BASE_SCOPES = ("launch", "openid", "fhirUser", *(f"patient/{t}.rs" for t in READ_TYPES))
+# least privilege: no openid/fhirUser (the app never reads an id_token or the user's identity)
+BASE_SCOPES = ("launch", *(f"patient/{t}.rs" for t in READ_TYPES))
 STANDALONE_SCOPES = ("launch/patient",)
 DEV_CLIENT_ID = "ldn-derm-dev"
 MAX_DISCOVERY_BYTES = 256 * 1024

@@ -71,9 +71,16 @@ async def read_record(
     wanted, not_read = queries(patient_id, scope)
     reads = await read_fhir(fhir_base, token, wanted, timeout)
     statuses = [r.status for r in reads.values() if r.failed]
-    if any(s in {401, 403} for s in statuses):
+    if 401 in statuses:
         raise SessionExpiredError(
             "The EHR no longer accepts this app's access token (it has expired or been revoked)."
+        )
+    if 403 in statuses:
+        refused = sorted(k for k, r in reads.items() if r.failed and r.status == 403)
+        raise SessionExpiredError(
+            f"The EHR refused this app's access to {', '.join(refused)} (the access it granted "
+            "may be narrower than the app needs, or it has been revoked); the record could not "
+            "be read completely, so no assessment is shown."
         )
     if len(reads) < len(wanted) or statuses or any(r.failed for r in reads.values()):
         failed = sorted(k for k in wanted if k not in reads or reads[k].failed)
