@@ -189,7 +189,8 @@ def fhir_base(url: str) -> str:
         raise ValueError("a port outside 1-65535")
     port = f":{parsed.port}" if parsed.port is not None else ""  # None: the scheme's default
     path = parsed.raw_path.decode("ascii").rstrip("/") + "/"
-    return f"{parsed.scheme}://{parsed.host}{port}{path}"
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host  # an IPv6 literal
+    return f"{parsed.scheme}://{host}{port}{path}"
 
 
 @lru_cache(maxsize=64)

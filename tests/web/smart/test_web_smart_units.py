@@ -176,3 +176,11 @@ def test_a_token_answer_without_its_required_fields_is_refused(
     with pytest.raises(SmartLaunchError, match=said):
         _token_fields(token)
     assert _token_fields({"access_token": "t", "token_type": "bearer", "scope": "s"}) == ("t", "s")
+
+
+def test_an_ipv6_literal_base_keeps_its_brackets() -> None:
+    """'http://[::1]:8080/fhir' became 'http://::1:8080/fhir/': an invalid URL and a 500."""
+    from ldn_derm.web.settings import fhir_base
+
+    assert fhir_base("http://[::1]:8080/fhir") == "http://[::1]:8080/fhir/"
+    assert fhir_base("https://ehr.example/fhir") == "https://ehr.example/fhir/"

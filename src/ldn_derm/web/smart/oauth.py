@@ -82,7 +82,7 @@ async def discover(iss: str, timeout: float) -> SmartConfiguration:
     try:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
             response = await client.get(url, headers={"Accept": "application/json"})
-    except (httpx.HTTPError, OSError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
         raise EhrUnavailableError(
             f"The EHR's authorization details could not be read from {url} ({type(exc).__name__})."
         ) from None
