@@ -160,7 +160,9 @@ async def _launch(request: Request) -> Response:
         waiting[state] = pending
         while len(waiting) > store.MAX_PENDING:
             waiting.pop(min(waiting, key=lambda s: waiting[s]["at"]))
-        await run_in_threadpool(store.save_session, engine, session_id, data)
+        await run_in_threadpool(
+            store.save_session, engine, session_id, data, settings.smart_session_seconds
+        )
     response = RedirectResponse(url, status_code=302)
     _set_cookie(response, settings, session_id)
     return response
@@ -281,6 +283,13 @@ async def _launch_for(request: Request, launch_id: str) -> dict[str, Any]:
     launch = (data.get("launches") or {}).get(launch_id)
     if not isinstance(launch, dict):
         raise LaunchExpiredError("This page belongs to a launch that is no longer open.")
+    if time.time() - float(launch.get("at", 0)) > settings.smart_session_seconds:
+        # each launch lasts the session lifetime from its own start (the session itself is
+        # renewed by later launches)
+        raise SessionExpiredError(
+            f"Sessions end {settings.smart_session_seconds // 60} minutes after the app was "
+            "opened, and the tokens with them."
+        )
     expires_at = launch.get("expires_at")
     if expires_at is not None and time.time() > expires_at - TOKEN_MARGIN_SECONDS:
         if not launch.get("refresh_token"):

@@ -63,12 +63,19 @@ def load_session(engine: Engine, session_id: str | None) -> dict[str, Any] | Non
     return data if isinstance(data, dict) else None
 
 
-def save_session(engine: Engine, session_id: str, data: dict[str, Any]) -> None:
+def save_session(
+    engine: Engine, session_id: str, data: dict[str, Any], lifetime_s: int | None = None
+) -> None:
+    """Store `data`; with `lifetime_s`, the session also lasts that long from now (a new
+    launch in the same browser gets the whole lifetime, not what the first one left)."""
+    values: dict[str, Any] = {"data": orjson.dumps(data).decode()}
+    if lifetime_s is not None:
+        values["expires_at"] = int(time.time()) + lifetime_s
     with engine.begin() as conn:
         conn.execute(
             sql_update(smart_sessions)
             .where(smart_sessions.c.key == _key(session_id))
-            .values(data=orjson.dumps(data).decode())
+            .values(**values)
         )
 
 
