@@ -179,8 +179,11 @@ def test_expired_token_gives_a_page_that_says_so(smart_bed: SmartBed) -> None:
         data = store.load_session(smart_bed.engine, session_id)
         assert data is not None
         assert data["launches"][launch_id]["refresh_token"] is None  # none was granted
-        data["launches"][launch_id]["expires_at"] = int(time.time()) - 1  # the token's end
-        store.save_session(smart_bed.engine, session_id, data)
+
+        def token_ended(data: dict[str, Any]) -> None:
+            data["launches"][launch_id]["expires_at"] = int(time.time()) - 1
+
+        assert store.update_session(smart_bed.engine, session_id, token_ended)
         page = client.get(str(page.url))
     assert page.status_code == 401
     assert "Your session with the EHR has ended" in page.text

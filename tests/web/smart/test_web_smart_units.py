@@ -184,35 +184,3 @@ def test_an_ipv6_literal_base_keeps_its_brackets() -> None:
 
     assert fhir_base("http://[::1]:8080/fhir") == "http://[::1]:8080/fhir/"
     assert fhir_base("https://ehr.example/fhir") == "https://ehr.example/fhir/"
-
-
-def test_a_new_launch_renews_the_session_and_each_launch_keeps_its_own_lifetime(
-    tmp_path: Path,
-) -> None:
-    """The session lifetime counted from the first launch: a patient opened at minute 55 of 60
-    was gone five minutes later. A new launch now renews the session."""
-    import time
-
-    from sqlalchemy import select
-
-    from ldn_derm.registry.db import make_engine
-    from ldn_derm.registry.migrate import upgrade
-    from ldn_derm.registry.models import smart_sessions
-    from ldn_derm.web.smart import store
-
-    url = f"sqlite:///{tmp_path / 'smart.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        session = store.new_session(engine, {"pending": {}, "launches": {}}, 60)
-        with engine.connect() as conn:
-            first = conn.execute(select(smart_sessions.c.expires_at)).scalar_one()
-        store.save_session(engine, session, {"pending": {}, "launches": {}}, 3600)
-        with engine.connect() as conn:
-            renewed = conn.execute(select(smart_sessions.c.expires_at)).scalar_one()
-        assert renewed >= first + 3500 and renewed <= time.time() + 3601
-        store.save_session(engine, session, {"pending": {}, "launches": {"x": {}}})
-        with engine.connect() as conn:  # saving data alone does not renew it
-            assert conn.execute(select(smart_sessions.c.expires_at)).scalar_one() == renewed
-    finally:
-        engine.dispose()

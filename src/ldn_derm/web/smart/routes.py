@@ -147,21 +147,22 @@ async def _launch(request: Request) -> Response:
     }
     engine = _engine(request)
     session_id = request.cookies.get(store.COOKIE)
-    data = await run_in_threadpool(store.load_session, engine, session_id)
-    if data is None or session_id is None:
+
+    def add_pending(data: dict[str, Any]) -> None:
+        waiting = data.setdefault("pending", {})
+        waiting[state] = pending
+        while len(waiting) > store.MAX_PENDING:
+            waiting.pop(min(waiting, key=lambda s: waiting[s]["at"]))
+
+    added = await run_in_threadpool(
+        store.update_session, engine, session_id, add_pending, settings.smart_session_seconds
+    )
+    if not added or session_id is None:
         session_id = await run_in_threadpool(
             store.new_session,
             engine,
             {"pending": {state: pending}, "launches": {}},
             settings.smart_session_seconds,
-        )
-    else:
-        waiting = data.setdefault("pending", {})
-        waiting[state] = pending
-        while len(waiting) > store.MAX_PENDING:
-            waiting.pop(min(waiting, key=lambda s: waiting[s]["at"]))
-        await run_in_threadpool(
-            store.save_session, engine, session_id, data, settings.smart_session_seconds
         )
     response = RedirectResponse(url, status_code=302)
     _set_cookie(response, settings, session_id)
@@ -253,15 +254,16 @@ async def _callback(request: Request) -> Response:
         "csrf": secrets.token_urlsafe(24),
         "at": int(time.time()),
     }
-    data = await run_in_threadpool(store.load_session, engine, session_id)
-    if data is None or session_id is None:
-        raise SessionExpiredError("The session ended while the EHR was answering.")
-    launches = data.setdefault("launches", {})
     launch_id = secrets.token_urlsafe(12)
-    launches[launch_id] = launch
-    while len(launches) > MAX_LAUNCHES:
-        launches.pop(min(launches, key=lambda k: launches[k]["at"]))
-    await run_in_threadpool(store.save_session, engine, session_id, data)
+
+    def add_launch(data: dict[str, Any]) -> None:
+        launches = data.setdefault("launches", {})
+        launches[launch_id] = launch
+        while len(launches) > MAX_LAUNCHES:
+            launches.pop(min(launches, key=lambda k: launches[k]["at"]))
+
+    if not await run_in_threadpool(store.update_session, engine, session_id, add_launch):
+        raise SessionExpiredError("The session ended while the EHR was answering.")
     return RedirectResponse(f"/smart/p/{launch_id}", status_code=303)
 
 
@@ -294,8 +296,15 @@ async def _launch_for(request: Request, launch_id: str) -> dict[str, Any]:
     if expires_at is not None and time.time() > expires_at - TOKEN_MARGIN_SECONDS:
         if not launch.get("refresh_token"):
             raise SessionExpiredError("The EHR's access token for this launch has expired.")
-        launch.update(await _refresh(settings, launch))
-        await run_in_threadpool(store.save_session, engine, session_id, data)
+        renewed = await _refresh(settings, launch)
+        launch.update(renewed)
+
+        def keep(data: dict[str, Any]) -> None:
+            stored = (data.get("launches") or {}).get(launch_id)
+            if isinstance(stored, dict):
+                stored.update(renewed)
+
+        await run_in_threadpool(store.update_session, engine, session_id, keep)
     return launch
 
 

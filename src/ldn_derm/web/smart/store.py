@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -63,20 +64,38 @@ def load_session(engine: Engine, session_id: str | None) -> dict[str, Any] | Non
     return data if isinstance(data, dict) else None
 
 
-def save_session(
-    engine: Engine, session_id: str, data: dict[str, Any], lifetime_s: int | None = None
-) -> None:
-    """Store `data`; with `lifetime_s`, the session also lasts that long from now (a new
-    launch in the same browser gets the whole lifetime, not what the first one left)."""
-    values: dict[str, Any] = {"data": orjson.dumps(data).decode()}
-    if lifetime_s is not None:
-        values["expires_at"] = int(time.time()) + lifetime_s
+def update_session(
+    engine: Engine,
+    session_id: str | None,
+    change: Callable[[dict[str, Any]], None],
+    lifetime_s: int | None = None,
+) -> bool:
+    """Apply `change` to the session's data in one transaction that holds the row's write lock
+    from the start (a no-op UPDATE first), so that two requests changing one session (two
+    launches called back at once in two tabs) wait for each other instead of the last write
+    dropping the other's change. With `lifetime_s` the session is renewed from now. False when
+    there is no such live session."""
+    if not session_id or len(session_id) > 200:
+        return False
+    key = _key(session_id)
+    where = smart_sessions.c.key == key
     with engine.begin() as conn:
-        conn.execute(
-            sql_update(smart_sessions)
-            .where(smart_sessions.c.key == _key(session_id))
-            .values(**values)
-        )
+        if conn.execute(sql_update(smart_sessions).where(where).values(key=key)).rowcount == 0:
+            return False
+        row = conn.execute(
+            select(smart_sessions.c.expires_at, smart_sessions.c.data).where(where)
+        ).first()
+        if row is None or row.expires_at < time.time():
+            return False
+        data = orjson.loads(row.data)
+        if not isinstance(data, dict):
+            return False
+        change(data)
+        values: dict[str, Any] = {"data": orjson.dumps(data).decode()}
+        if lifetime_s is not None:
+            values["expires_at"] = int(time.time()) + lifetime_s
+        conn.execute(sql_update(smart_sessions).where(where).values(**values))
+    return True
 
 
 def take_pending(engine: Engine, session_id: str | None, state: str) -> dict[str, Any] | None:
