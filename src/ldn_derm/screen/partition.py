@@ -43,7 +43,7 @@ from typing import IO, Any
 import orjson
 
 from ldn_derm.patient.fhir import USED_TYPES
-from ldn_derm.screen.source import ExportFile, read_blocks
+from ldn_derm.screen.source import ExportFile, is_local, read_blocks
 
 # Resource types read: those the core uses, plus Encounter (dates only, for follow-up).
 READ_TYPES = frozenset(USED_TYPES | {"Encounter"})
@@ -159,8 +159,7 @@ def open_scratch(fs: Any, path: str, mode: str, buffer: int = 1024 * 1024) -> IO
     """A scratch file: the standard library's buffered file when local (faster line by line),
     with a `buffer` of that many bytes (a caller holding many files open at once asks for a
     smaller one: its memory is the number of files times the buffer)."""
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    if protocol in ("file", "local"):
+    if is_local(fs):
         return open(path, mode, buffering=buffer)
     return fs.open(path, mode)  # type: ignore[no-any-return]
 
@@ -193,8 +192,7 @@ class _Shards:
         self.buffers: dict[str, bytearray] = {}
         self.buffered = 0
         self.created: set[str] = set()
-        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
-        self.local = protocol in ("file", "local")
+        self.local = is_local(self.fs)
 
     def buffer(self, folder: str) -> bytearray:
         """The buffer of one destination (the caller appends to it and adds to `buffered`)."""

@@ -42,7 +42,7 @@ from ldn_derm.screen.partition import (
     split_file,
 )
 from ldn_derm.screen.reasons import Options, check_references, reason_book
-from ldn_derm.screen.source import list_export
+from ldn_derm.screen.source import filesystem, is_local, list_export, protocol_of
 
 PARTITION_BYTES = 32 * 1024 * 1024  # raw NDJSON per partition: what one stage-C task holds
 MAX_PARTITIONS = 4096  # beyond 4096 x 32 MB (128 GB), partitions grow instead
@@ -327,17 +327,11 @@ def _check_scratch(scratch: str, *, in_process: bool) -> None:
     """Refuse a --scratch the run cannot use: a URL fsspec cannot open, a local folder that
     does not exist, or memory:// when the work is spread over processes (each process has its
     own memory: the workers would not see each other's partitions)."""
-    import fsspec
-
-    try:
-        fs, path = fsspec.core.url_to_fs(scratch)
-    except (ImportError, ValueError) as exc:
-        raise InputError(f"--scratch {scratch}: cannot open this location ({exc})") from None
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    fs, path = filesystem(scratch)
     problem = None
-    if protocol in ("file", "local") and not os.path.isdir(path):
+    if is_local(fs) and not os.path.isdir(path):
         problem = "no such folder"
-    elif protocol == "memory" and not in_process:
+    elif protocol_of(fs) == "memory" and not in_process:
         problem = (
             "memory:// lives in one process's memory and the workers are separate processes; "
             "use it only with --workers 1, or give a folder or object store every worker reaches"

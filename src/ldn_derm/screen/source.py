@@ -34,7 +34,8 @@ class ExportFile:
     compressed: bool
 
 
-def _filesystem(url: str) -> tuple[Any, str]:
+def filesystem(url: str) -> tuple[Any, str]:
+    """(fsspec filesystem, path) for a folder or URL; InputError when fsspec cannot open it."""
     import fsspec
 
     try:
@@ -43,9 +44,18 @@ def _filesystem(url: str) -> tuple[Any, str]:
         raise InputError(f"{url}: cannot open this location ({exc})") from None
 
 
+def protocol_of(fs: Any) -> str:
+    """An fsspec filesystem's protocol name ('file', 'memory', 's3'...)."""
+    return str(fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0])
+
+
+def is_local(fs: Any) -> bool:
+    return protocol_of(fs) in ("file", "local")
+
+
 def list_export(url: str) -> list[ExportFile]:
     """The NDJSON files of an export folder, in name order. Raises `InputError`."""
-    fs, root = _filesystem(url)
+    fs, root = filesystem(url)
     try:
         if not fs.exists(root):
             raise InputError(f"{url}: no such folder")
@@ -65,7 +75,7 @@ def list_export(url: str) -> list[ExportFile]:
             continue
         found.append((name, path, match[1], int(entry.get("size") or 0), bool(match[2])))
     found.sort()
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    protocol = protocol_of(fs)
     prefix = "" if protocol in ("file", "local") else f"{protocol}://"
     return [
         ExportFile(i, prefix + path, name, kind, size, gz)
