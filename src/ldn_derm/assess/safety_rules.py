@@ -122,45 +122,36 @@ def _liver(ctx: Context) -> list[Finding]:
                 [c.ref for c in disease],
             )
         )
-    abnormal = abnormal_liver_tests(ctx)
-    unjudged = [
-        latest[0]
-        for latest in (ctx.recent_labs(lab) for lab in ("alt", "ast"))
-        if latest and latest[0].flag is None
-    ]
-    if unjudged:  # a value the screen cannot judge is shown, never passed over
-        findings.append(
-            ctx.finding(
-                "liver-tests-not-judged",
-                Severity.INFO,
-                ["hepatic-impairment"],
-                "latest liver enzymes without a flag or reference range, so not judged: "
-                + listing([_lab_label(x.text, x.value, x.unit, x.effective) for x in unjudged]),
-                [x.ref for x in unjudged],
+    latest = latest_liver_tests(ctx)
+    # flagged high: a caution; neither flag nor range: shown as not judged, never passed over
+    for flag, code, severity, said in (
+        (None, "liver-tests-not-judged", Severity.INFO,
+         "latest liver enzymes without a flag or reference range, so not judged: "),
+        ("high", "liver-tests-abnormal", Severity.CAUTION, "latest liver enzymes flagged high: "),
+    ):  # fmt: skip
+        labs = [x for x in latest if x.flag == flag]
+        if labs:
+            findings.append(
+                ctx.finding(
+                    code,
+                    severity,
+                    ["hepatic-impairment"],
+                    said
+                    + listing([_lab_label(x.text, x.value, x.unit, x.effective) for x in labs]),
+                    [x.ref for x in labs],
+                )
             )
-        )
-    if abnormal:
-        findings.append(
-            ctx.finding(
-                "liver-tests-abnormal",
-                Severity.CAUTION,
-                ["hepatic-impairment"],
-                "latest liver enzymes flagged high: "
-                + listing([_lab_label(x.text, x.value, x.unit, x.effective) for x in abnormal]),
-                [x.ref for x in abnormal],
-            )
-        )
     return findings
+
+
+def latest_liver_tests(ctx: Context) -> list[LabFact]:
+    """The latest recent ALT and AST results, whatever their flag."""
+    return [recent[0] for recent in (ctx.recent_labs(lab) for lab in ("alt", "ast")) if recent]
 
 
 def abnormal_liver_tests(ctx: Context) -> list[LabFact]:
     """Latest recent ALT/AST results flagged high by the lab (interpretation or range)."""
-    out: list[LabFact] = []
-    for lab in ("alt", "ast"):
-        recent = ctx.recent_labs(lab)
-        if recent and recent[0].flag == "high":
-            out.append(recent[0])
-    return out
+    return [lab for lab in latest_liver_tests(ctx) if lab.flag == "high"]
 
 
 def _renal(ctx: Context) -> list[Finding]:
