@@ -99,23 +99,11 @@ class Phrases:
             if end <= len(words) and tuple(words[i:end]) == candidate:
                 yield candidate
 
-    def findall(self, text: str) -> list[str]:
-        """Non-overlapping phrases from left to right, the longest at each word."""
+    def scan(self, text: str) -> tuple[list[str], list[str]]:
+        """(phrases, uncovered words): non-overlapping phrases from left to right, the longest
+        at each word, and the words that are in none of them."""
         words = text.split(" ") if text else []
         found: list[str] = []
-        i = 0
-        while i < len(words):
-            match = next(self._at(words, i), None)
-            if match is None:
-                i += 1
-            else:
-                found.append(" ".join(match))
-                i += len(match)
-        return found
-
-    def uncovered(self, text: str) -> list[str]:
-        """The words of `text` that are in no phrase `findall` finds."""
-        words = text.split(" ") if text else []
         left: list[str] = []
         i = 0
         while i < len(words):
@@ -124,8 +112,13 @@ class Phrases:
                 left.append(words[i])
                 i += 1
             else:
+                found.append(" ".join(match))
                 i += len(match)
-        return left
+        return found, left
+
+    def findall(self, text: str) -> list[str]:
+        """Non-overlapping phrases from left to right, the longest at each word."""
+        return self.scan(text)[0]
 
     def every(self, text: str) -> set[str]:
         """Every phrase that occurs anywhere in `text` (overlaps included)."""
@@ -383,7 +376,7 @@ class Matcher:
             # a part is named only when every word of it is part of a known name (or a dose,
             # form or salt word): in "Tylenol Codein" the misspelled opioid must not hide
             # behind the known brand beside it
-            rest = self._drug_phrases.uncovered(norm(part))
+            rest = self._drug_phrases.scan(norm(part))[1]
             left = [w for w in rest if w not in _DRUG_FILLER and not _has_digit(w)]
             if left:
                 unknown.append(" ".join(left) if len(left) < len(words) else " ".join(words))
