@@ -561,6 +561,7 @@ def review_draft_orders(
     orders = read_draft_orders(draft_bundle, records, kb)
     out: list[OrderAdvice] = []
     seen: set[tuple[str, str]] = set()
+    other_patient_said = False
     for order in (o for o in orders if o.ldn_type):
         # the patient's medicines: the record, plus every OTHER draft (never this order itself,
         # which would count as naltrexone already taken)
@@ -581,8 +582,8 @@ def review_draft_orders(
         )
         assessment = assess(profile, kb, comparators=False)
         left_out = [n for n in profile.not_assessed if n.reason == OTHER_PATIENT_REASON]
-        if left_out and (RECORD_OTHER_PATIENT, "") not in seen:
-            seen.add((RECORD_OTHER_PATIENT, ""))
+        if left_out and not other_patient_said:  # once, whatever the number of LDN drafts
+            other_patient_said = True
             out.append(OrderAdvice(_other_patient_finding(left_out[0].text), order.ref))
         for f in assessment.findings:
             medicine = f.code in MEDICINE_CAUTION_CODES or "opioid" in f.code
