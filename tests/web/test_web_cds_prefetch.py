@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -182,30 +183,42 @@ def test_a_prefetched_search_that_says_it_has_more_is_partial(
     assert partial == ({"medications"} if is_partial else set())
 
 
-def test_pages_left_unread_on_the_fhir_server_make_the_search_partial() -> None:
-    """A server whose every page links to another: the reader stops at its page bound, and
-    says so."""
+@contextlib.contextmanager
+def _fhir_answering(answer: Callable[[str, int], tuple[int, bytes]]) -> Iterator[str]:
+    """A throw-away FHIR server on a free port: `answer(path, port)` gives (status, body) for
+    each GET. Yields its base URL (…/fhir)."""
 
-    class Endless(http.server.BaseHTTPRequestHandler):
+    class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            port = self.server.server_address[1]
-            more = f"http://127.0.0.1:{port}/fhir/MedicationRequest?p=1"
-            page = {"resourceType": "Bundle", "type": "searchset", "entry": [],
-                    "link": [{"relation": "next", "url": more}]}  # fmt: skip
-            data = json.dumps(page).encode()
-            self.send_response(200)
+            status, body = answer(urlparse(self.path).path, self.server.server_address[1])
+            self.send_response(status)
             self.send_header("Content-Type", "application/fhir+json")
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(data)
+            self.wfile.write(body)
 
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/fhir"
+        yield f"http://127.0.0.1:{server.server_address[1]}/fhir"
+    finally:
+        server.shutdown()
+
+
+def test_pages_left_unread_on_the_fhir_server_make_the_search_partial() -> None:
+    """A server whose every page links to another: the reader stops at its page bound, and
+    says so."""
+
+    def endless(_path: str, port: int) -> tuple[int, bytes]:
+        more = f"http://127.0.0.1:{port}/fhir/MedicationRequest?p=1"
+        page = {"resourceType": "Bundle", "type": "searchset", "entry": [],
+                "link": [{"relation": "next", "url": more}]}  # fmt: skip
+        return 200, json.dumps(page).encode()
+
+    with _fhir_answering(endless) as url:
         body = {
             "context": {"patientId": "p"},
             "prefetch": {"patient": {"resourceType": "Patient", "id": "p"}, "conditions": None},
@@ -215,9 +228,7 @@ def test_pages_left_unread_on_the_fhir_server_make_the_search_partial() -> None:
         }  # fmt: skip
         partial: set[str] = set()
         asyncio.run(gather(order_sign(), body, 2.0, allowed_servers=(url + "/",), partial=partial))
-        assert "medications" in partial
-    finally:
-        server.shutdown()
+    assert "medications" in partial
 
 
 def test_a_search_that_fails_or_answers_no_bundle_is_a_failed_read() -> None:
@@ -232,28 +243,10 @@ def test_a_search_that_fails_or_answers_no_bundle_is_a_failed_read() -> None:
         "/fhir/Observation": (200, b'{"resourceType":"Bundle","type":"searchset","entry":[]}'),
         "/fhir/Medication/m1": (404, b""),
     }
-
-    class Server(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status, body = answers[urlparse(self.path).path]
-            self.send_response(status)
-            self.send_header("Content-Type", "application/fhir+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Server)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}/fhir"
+    with _fhir_answering(lambda path, _port: answers[path]) as base:
         queries = {"meds": "MedicationRequest?patient=p", "conds": "Condition?patient=p",
                    "obs": "Observation?patient=p", "med": "Medication/m1"}  # fmt: skip
         reads = asyncio.run(read_fhir(base, "t", queries, 2.0))
-    finally:
-        server.shutdown()
     assert reads["meds"].failed and reads["conds"].failed
     assert not reads["obs"].failed and reads["obs"].resources == []
     assert not reads["med"].failed and reads["med"].resources == []
